@@ -1,0 +1,1 @@
+"""Demo Celery app for celeryops.deploy: I/O, CPU and trivial tasks."""

@@ -1,0 +1,92 @@
+"""Talk to a deployed Celery app as a client, from inside a test host.
+
+Reads the broker and backend URLs from the environment of a running worker
+process (so no secret passes on a command line), then:
+  ping   every expected node answers a ping
+  tasks  a task sent to each queue returns the right result and ran on a
+         node of the group that consumes that queue
+Prints one JSON document; exits 1 with a message when a check fails.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+
+def environ_of(pid):
+    with open('/proc/%d/environ' % pid, 'rb') as handle:
+        pairs = handle.read().split(b'\0')
+    env = {}
+    for pair in pairs:
+        if b'=' in pair:
+            key, value = pair.split(b'=', 1)
+            env[key.decode()] = value.decode()
+    return env
+
+
+def fail(message, **details):
+    print(json.dumps(dict(ok=False, error=message, **details), sort_keys=True))
+    sys.exit(1)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--pid', type=int, required=True, help='PID of a running worker')
+    parser.add_argument('--nodes', required=True, help='comma-separated node names that must answer')
+    parser.add_argument('--check', choices=['ping', 'tasks', 'all'], default='all')
+    parser.add_argument('--timeout', type=float, default=30.0)
+    args = parser.parse_args()
+
+    env = environ_of(args.pid)
+    for key in ('CELERY_BROKER_URL', 'CELERY_RESULT_BACKEND'):
+        if key in env:
+            os.environ[key] = env[key]
+    from celeryops_demo.celery import app  # noqa: E402 (needs the env first)
+    from celeryops_demo import tasks
+
+    expected = sorted(args.nodes.split(','))
+    report = {'ok': True, 'expected_nodes': expected}
+
+    if args.check in ('ping', 'all'):
+        replies = {}
+        for _attempt in range(3):  # a node that just started may miss one broadcast
+            for reply in app.control.ping(timeout=2.0):
+                replies.update(reply)
+            if set(expected) <= set(replies):
+                break
+        report['ping'] = sorted(replies)
+        missing = sorted(set(expected) - set(replies))
+        if missing:
+            fail('nodes did not answer ping: %s' % ', '.join(missing), ping=sorted(replies))
+
+    if args.check in ('tasks', 'all'):
+        cases = [
+            ('io_sleep on io', tasks.io_sleep.apply_async((0.05,)), 0.05, 'io'),
+            ('cpu_loop on cpu', tasks.cpu_loop.apply_async((1000,)), sum(i * i for i in range(1000)), 'cpu'),
+            ('add on io', tasks.add.apply_async((2, 3), queue='io'), 5, 'io'),
+            ('add on cpu', tasks.add.apply_async((4, 5), queue='cpu'), 9, 'cpu'),
+            ('add on celery', tasks.add.apply_async((6, 7)), 13, 'cpu'),
+        ]
+        results = []
+        for label, result, want, group in cases:
+            got = result.get(timeout=args.timeout)
+            node = result.worker or ''
+            results.append({'task': label, 'result': got, 'node': node})
+            if got != want:
+                fail('%s returned %r, expected %r' % (label, got, want), tasks=results)
+            if not (node.startswith(group) and node[len(group):].split('@')[0].isdigit()):
+                fail('%s ran on node %r, not on a node of group %r' % (label, node, group), tasks=results)
+        report['tasks'] = results
+        # Both cpu instances take work: 16 tasks of ~50 ms with prefetch 1.
+        batch = [tasks.cpu_loop.apply_async((400000,)) for _task in range(16)]
+        nodes = set()
+        for result in batch:
+            result.get(timeout=args.timeout)
+            nodes.add(result.worker)
+        report['cpu_batch_nodes'] = sorted(nodes)
+    print(json.dumps(report, sort_keys=True))
+
+
+if __name__ == '__main__':
+    main()

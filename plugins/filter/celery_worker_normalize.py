@@ -1,0 +1,67 @@
+# -*- coding: utf-8 -*-
+# Copyright: celeryops.deploy developers
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+name: celery_worker_normalize
+short_description: Fill in the defaults of Celery worker groups and build their command lines
+version_added: 0.1.0
+description:
+  - Returns the groups with C(pool), C(instances), C(environment), C(extra_args) and C(stop_timeout) filled in,
+    and C(argv), the C(celery) arguments that run one worker of the group.
+  - Validate the groups with P(celeryops.deploy.celery_worker_group_errors#filter) first.
+options:
+  _input:
+    description: The worker groups.
+    type: list
+    elements: dict
+    required: true
+  app_module:
+    description: The C(-A) argument.
+    type: str
+    required: true
+  log_level:
+    description: Worker log level.
+    type: str
+    default: info
+  default_stop_timeout:
+    description: Stop timeout of groups that set neither C(stop_timeout) nor C(time_limit).
+    type: int
+    default: 300
+  stop_margin:
+    description: Seconds added to C(time_limit) to make the stop timeout.
+    type: int
+    default: 30
+  extra_args:
+    description: Arguments added to every group, before the group's own.
+    type: list
+    elements: str
+author:
+  - celeryops.deploy developers
+"""
+
+EXAMPLES = r"""
+- name: Work out the worker groups
+  ansible.builtin.set_fact:
+    groups_full: "{{ celery_worker_groups | celeryops.deploy.celery_worker_normalize(app_module='proj.celery:app') }}"
+"""
+
+RETURN = r"""
+_value:
+  description: The groups with defaults filled in and C(argv) and C(stop_timeout) added.
+  type: list
+  elements: dict
+"""
+
+from ansible_collections.celeryops.deploy.plugins.module_utils._celery_worker import normalize_groups
+
+
+class FilterModule(object):
+    """Filters of celeryops.deploy."""
+
+    def filters(self):
+        return {'celery_worker_normalize': normalize_groups}

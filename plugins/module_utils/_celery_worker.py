@@ -1,0 +1,171 @@
+# -*- coding: utf-8 -*-
+# Copyright: celeryops.deploy developers
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+"""Worker groups: validation, defaults and the ``celery worker`` command line.
+
+One source of truth for every platform: the systemd unit, the Compose
+service and the Kubernetes container all take their arguments from
+:func:`worker_argv`. Pure functions, no Ansible imports, unit-tested.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+
+POOLS = ('prefork', 'threads', 'gevent', 'eventlet', 'solo')
+# Only prefork recycles child processes; the other pools ignore these options
+# silently, which would leave a user thinking memory is bounded when it is not.
+PREFORK_ONLY = ('max_tasks_per_child', 'max_memory_per_child', 'autoscale')
+POSITIVE_INTS = ('concurrency', 'instances', 'prefetch_multiplier', 'max_tasks_per_child',
+                 'max_memory_per_child', 'time_limit', 'soft_time_limit', 'stop_timeout')
+KNOWN_KEYS = frozenset(('name', 'queues', 'pool') + POSITIVE_INTS + ('autoscale', 'environment', 'extra_args'))
+# Group names end in a letter: the node name is <group><instance>@host, and a
+# trailing digit would make 'q1' instance 1 and 'q' instance 11 collide.
+GROUP_NAME_RE = re.compile(r'^[a-z]([a-z0-9-]{0,28}[a-z])?$')
+QUEUE_RE = re.compile(r'^[A-Za-z0-9_.:@/-]+$')
+ENV_NAME_RE = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*$')
+AUTOSCALE_RE = re.compile(r'^(\d+),(\d+)$')
+# Arguments that would break supervision by systemd/Compose/Kubernetes or
+# that the roles set themselves.
+FORBIDDEN_ARGS = ('--detach', '-D', '--hostname', '-n', '--pidfile', '--logfile', '-f',
+                  '--queues', '-Q', '--pool', '-P')
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _group_errors(index, group):
+    where = 'celery_worker_groups[%d]' % index
+    if not isinstance(group, dict):
+        return ['%s must be a dict with at least name and queues' % where]
+    errors = []
+    name = group.get('name')
+    if not isinstance(name, str) or not GROUP_NAME_RE.match(name):
+        errors.append("%s.name must be 1-30 lowercase letters, digits or '-', start and end with a letter"
+                      " (it is part of unit and node names); got %r" % (where, name))
+    else:
+        where = 'celery_worker_groups[%d] (%s)' % (index, name)
+    unknown = sorted(set(group) - KNOWN_KEYS)
+    if unknown:
+        errors.append('%s has unknown keys: %s (known: %s)' % (where, ', '.join(unknown), ', '.join(sorted(KNOWN_KEYS))))
+    queues = group.get('queues')
+    if not isinstance(queues, list) or not queues:
+        errors.append('%s.queues must be a non-empty list of queue names; got %r' % (where, queues))
+    else:
+        for queue in queues:
+            if not isinstance(queue, str) or not QUEUE_RE.match(queue):
+                errors.append('%s.queues has an invalid queue name %r (letters, digits and _.:@/- only)' % (where, queue))
+    pool = group.get('pool', 'prefork')
+    if pool not in POOLS:
+        errors.append('%s.pool must be one of %s; got %r' % (where, ', '.join(POOLS), pool))
+    for key in POSITIVE_INTS:
+        if key in group and group[key] is not None:
+            value = group[key]
+            if not _is_int(value) or value < 1:
+                errors.append('%s.%s must be a whole number of 1 or more; got %r' % (where, key, value))
+    for key in PREFORK_ONLY:
+        if group.get(key) is not None and pool != 'prefork':
+            errors.append('%s.%s only works with the prefork pool (pool is %s): Celery would ignore it'
+                          % (where, key, pool))
+    if pool == 'solo' and _is_int(group.get('concurrency')) and group['concurrency'] != 1:
+        errors.append('%s.concurrency must be 1 (or left out) for the solo pool; got %r' % (where, group['concurrency']))
+    autoscale = group.get('autoscale')
+    if autoscale is not None:
+        match = AUTOSCALE_RE.match(str(autoscale))
+        if not match or int(match.group(1)) < 1 or int(match.group(1)) < int(match.group(2)):
+            errors.append("%s.autoscale must be 'max,min' with max >= min and max >= 1; got %r" % (where, autoscale))
+        if group.get('concurrency') is not None:
+            errors.append('%s sets both autoscale and concurrency; set one' % where)
+    soft, hard = group.get('soft_time_limit'), group.get('time_limit')
+    if _is_int(soft) and _is_int(hard) and soft >= hard:
+        errors.append('%s.soft_time_limit (%d) must be below time_limit (%d)' % (where, soft, hard))
+    environment = group.get('environment', {})
+    if not isinstance(environment, dict):
+        errors.append('%s.environment must be a dict; got %r' % (where, type(environment).__name__))
+    else:
+        for key in environment:
+            if not isinstance(key, str) or not ENV_NAME_RE.match(key):
+                errors.append('%s.environment has an invalid variable name %r' % (where, key))
+    extra = group.get('extra_args', [])
+    if not isinstance(extra, list) or not all(isinstance(arg, str) for arg in extra):
+        errors.append('%s.extra_args must be a list of strings' % where)
+    else:
+        errors.extend('%s.extra_args must not contain %s (the role sets it or it breaks supervision)' % (where, arg)
+                      for arg in extra if arg.split('=', 1)[0] in FORBIDDEN_ARGS)
+    return errors
+
+
+def group_errors(groups):
+    """Return a list of messages, one per problem, naming the variable; [] when valid."""
+    if not isinstance(groups, list) or not groups:
+        return ['celery_worker_groups must be a non-empty list of worker groups']
+    errors = []
+    seen = set()
+    for index, group in enumerate(groups):
+        errors.extend(_group_errors(index, group))
+        name = group.get('name') if isinstance(group, dict) else None
+        if name in seen:
+            errors.append('celery_worker_groups[%d].name %r is used twice; group names must be unique' % (index, name))
+        seen.add(name)
+    return errors
+
+
+def stop_timeout(group, default, margin):
+    """Seconds to wait for a warm shutdown: explicit, else time limit + margin, else default."""
+    if group.get('stop_timeout'):
+        return group['stop_timeout']
+    if group.get('time_limit'):
+        return group['time_limit'] + margin
+    return default
+
+
+def worker_argv(app_module, group, log_level='info'):
+    """The ``celery`` arguments (after the executable) that run one worker of ``group``.
+
+    Node name and log file are left to the platform (they hold systemd
+    specifiers on systemd, the pod name on Kubernetes).
+    """
+    argv = ['-A', app_module, 'worker',
+            '--loglevel=%s' % log_level.upper(),
+            '--queues=%s' % ','.join(group['queues']),
+            '--pool=%s' % group.get('pool', 'prefork')]
+    optional = (
+        ('concurrency', '--concurrency'),
+        ('autoscale', '--autoscale'),
+        ('prefetch_multiplier', '--prefetch-multiplier'),
+        ('max_tasks_per_child', '--max-tasks-per-child'),
+        ('max_memory_per_child', '--max-memory-per-child'),
+        ('time_limit', '--time-limit'),
+        ('soft_time_limit', '--soft-time-limit'),
+    )
+    for key, flag in optional:
+        if group.get(key) is not None:
+            argv.append('%s=%s' % (flag, group[key]))
+    argv.extend(group.get('extra_args') or [])
+    return argv
+
+
+def normalize_groups(groups, app_module, log_level='info', default_stop_timeout=300,
+                     stop_margin=30, extra_args=None):
+    """Groups with every default filled in, plus ``argv`` and ``stop_timeout``."""
+    result = []
+    for group in groups:
+        item = dict(group)
+        item.setdefault('pool', 'prefork')
+        item['instances'] = item.get('instances') or 1
+        item['environment'] = dict(item.get('environment') or {})
+        item['extra_args'] = list(extra_args or []) + list(item.get('extra_args') or [])
+        item['stop_timeout'] = stop_timeout(item, default_stop_timeout, stop_margin)
+        item['argv'] = worker_argv(app_module, item, log_level)
+        result.append(item)
+    return result
+
+
+def instance_units(groups, app_name):
+    """systemd instance unit names of every group: <app>-worker-<group>@<n>.service."""
+    return ['%s-worker-%s@%d.service' % (app_name, group['name'], number)
+            for group in groups
+            for number in range(1, (group.get('instances') or 1) + 1)]

@@ -1,0 +1,50 @@
+# Shared helpers for the project's own setup scripts (sourced, not run).
+# shellcheck shell=bash
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export ROOT
+# Everything built for tests lives under .cache (git-ignored), except Docker
+# images, which live in the engine and are reused across clones.
+CACHE="${CELERYOPS_CACHE:-$ROOT/.cache}"
+export CACHE
+VENV="${CELERYOPS_VENV:-$ROOT/.venv}"
+export VENV
+BASE_IMAGE="${CELERYOPS_BASE_IMAGE:-celeryops/debian12-systemd:latest}"
+export BASE_IMAGE
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'ERROR: %s\n' "$*" >&2; exit 1; }
+
+need_root() {
+  [ "$(id -u)" = 0 ] || die "$1 needs root (it installs Debian packages)"
+}
+
+# Install Debian packages that are missing; one apt-get update per run at most.
+apt_install() {
+  local missing=()
+  local pkg
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+  done
+  [ "${#missing[@]}" -eq 0 ] && return 0
+  need_root "installing ${missing[*]}"
+  if [ -z "${_APT_UPDATED:-}" ]; then
+    apt-get update -qq
+    _APT_UPDATED=1
+  fi
+  log "apt-get install ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# The Debian mirror this machine is configured with (no host name is written
+# into the repo): first URIs line of the deb822 sources, or a sources.list line.
+debian_mirror() {
+  local uri
+  uri=$(grep -hE '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | grep -v security | head -n1 | awk '{print $2}') || true
+  if [ -z "$uri" ]; then
+    uri=$(grep -hE '^deb ' /etc/apt/sources.list 2>/dev/null | grep -v security | head -n1 | awk '{print $2}') || true
+  fi
+  [ -n "$uri" ] || die "no Debian mirror found in /etc/apt/sources.list.d/*.sources or /etc/apt/sources.list"
+  printf '%s\n' "$uri"
+}

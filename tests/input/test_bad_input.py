@@ -1,0 +1,120 @@
+"""Wrong input fails in preflight, before any task that could change the host,
+with a message that names the variable (and never shows a secret).
+
+Each case runs the real celery_worker role with ansible-playbook, in check
+mode against localhost, and reads the JSON callback's record of every task.
+"""
+
+import copy
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SECRET = 'your_broker_password_here'
+GOOD = {
+    'celery_app_name': 'shop',
+    'celery_app_module': 'shop.celery:app',
+    'celery_broker_url': 'redis://:%s@127.0.0.1:6379/0' % SECRET,
+    'celery_python_packages': ['shop'],
+    'celery_worker_groups': [
+        {'name': 'io', 'queues': ['io'], 'pool': 'threads', 'concurrency': 8},
+        {'name': 'cpu', 'queues': ['cpu'], 'pool': 'prefork', 'concurrency': 2, 'instances': 2},
+    ],
+}
+# Tasks that only read or check; the first task outside this set is where the
+# host could start to change.
+PREFLIGHT_PREFIXES = ('Validating arguments', 'Check ', 'Gather the facts', 'Work out the worker groups')
+
+
+def with_group(index, **changes):
+    variables = copy.deepcopy(GOOD)
+    variables['celery_worker_groups'][index].update(changes)
+    return variables
+
+
+def without(key):
+    variables = copy.deepcopy(GOOD)
+    del variables[key]
+    return variables
+
+
+def with_value(**changes):
+    variables = copy.deepcopy(GOOD)
+    variables.update(changes)
+    return variables
+
+
+CASES = {
+    'unknown pool': (with_group(0, pool='fork'), ['celery_worker_groups', 'pool']),
+    'concurrency zero': (with_group(0, concurrency=0), ['celery_worker_groups[0] (io).concurrency']),
+    'concurrency negative': (with_group(1, concurrency=-2), ['celery_worker_groups[1] (cpu).concurrency']),
+    'concurrency not a number': (with_group(0, concurrency='lots'), ['celery_worker_groups', 'concurrency']),
+    'instances zero': (with_group(1, instances=0), ['celery_worker_groups[1] (cpu).instances']),
+    'empty queue list': (with_group(0, queues=[]), ['celery_worker_groups[0] (io).queues']),
+    'group name with underscore': (with_group(0, name='io_fast'), ['celery_worker_groups[0].name']),
+    'group name with capitals': (with_group(0, name='IO'), ['celery_worker_groups[0].name']),
+    'group name ending in a digit': (with_group(0, name='q1'), ['celery_worker_groups[0].name']),
+    'duplicate group names': (with_group(1, name='io'), ["celery_worker_groups[1].name 'io' is used twice"]),
+    'max_tasks_per_child on threads': (with_group(0, max_tasks_per_child=100), ['(io).max_tasks_per_child']),
+    'broker URL without scheme': (with_value(celery_broker_url=SECRET + '@127.0.0.1:6379'), ['celery_broker_url']),
+    'broker URL missing': (without('celery_broker_url'), ['celery_broker_url']),
+    'app module missing': (without('celery_app_module'), ['celery_app_module']),
+    'app module not a module path': (with_value(celery_app_module='shop celery'), ['celery_app_module']),
+    'app name invalid': (with_value(celery_app_name='Shop_App'), ['celery_app_name']),
+    'platform unknown': (with_value(celery_platform='nomad'), ['celery_platform']),
+    'state unknown': (with_value(celery_worker_state='stopped'), ['celery_worker_state']),
+    'environment overrides the broker': (with_value(celery_environment={'CELERY_BROKER_URL': 'x'}), ['celery_environment']),
+}
+
+
+def run_role(variables, tmp_path):
+    extra = tmp_path / 'vars.json'
+    extra.write_text(json.dumps(variables))
+    env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK='ansible.builtin.json', ANSIBLE_NOCOLOR='1',
+               ANSIBLE_PYTHON_INTERPRETER=sys.executable, ANSIBLE_LOCALHOST_WARNING='false',
+               ANSIBLE_INVENTORY_UNPARSED_WARNING='false', ANSIBLE_LOG_PATH=str(tmp_path / 'ansible.log'))
+    proc = subprocess.run(
+        ['ansible-playbook', '--check', '-i', 'localhost,', '-e', '@%s' % extra,
+         os.path.join(HERE, 'playbook.yml')],
+        capture_output=True, text=True, env=env, timeout=120, check=False)
+    return proc
+
+
+@pytest.mark.parametrize('case', sorted(CASES))
+def test_bad_input_fails_in_preflight(case, tmp_path):
+    variables, fragments = CASES[case]
+    proc = run_role(variables, tmp_path)
+    assert proc.returncode != 0, 'the role accepted bad input (%s)' % case
+    report = json.loads(proc.stdout)
+    tasks = [task for play in report['plays'] for task in play['tasks']]
+    failed = [task for task in tasks if task['hosts'].get('localhost', {}).get('failed')]
+    assert len(failed) == 1, [task['task']['name'] for task in tasks]
+    ran = [task['task']['name'] for task in tasks]
+    # Everything up to and including the failure is a read-only check.
+    for name in ran:
+        short = name.split(' : ')[-1]
+        assert short.startswith(PREFLIGHT_PREFIXES), 'task %r ran before the failure' % name
+    assert not any(task['hosts']['localhost'].get('changed') for task in tasks)
+    message = failed[0]['hosts']['localhost'].get('msg', '')
+    for fragment in fragments:
+        assert fragment in message, message
+    # A secret in the input never reaches the output or the log.
+    assert SECRET not in proc.stdout + proc.stderr
+    assert SECRET not in (tmp_path / 'ansible.log').read_text()
+
+
+def test_good_input_passes_preflight(tmp_path):
+    """The same harness accepts the good variables: it fails only later, on
+    this machine's missing virtualenv (check mode), never in a check."""
+    proc = run_role(GOOD, tmp_path)
+    report = json.loads(proc.stdout)
+    tasks = [task for play in report['plays'] for task in play['tasks']]
+    names = [task['task']['name'].split(' : ')[-1] for task in tasks]
+    assert 'Check celery_worker_groups' in names
+    assert 'Install the app and its shared files' in names, names
+    failed = [task['task']['name'] for task in tasks if task['hosts'].get('localhost', {}).get('failed')]
+    assert not any(name.split(' : ')[-1].startswith('Check celery_') for name in failed), failed

@@ -1,0 +1,36 @@
+"""ExecStart= quoting of literal arguments."""
+
+import pytest
+
+from ansible_collections.celeryops.deploy.plugins.module_utils._systemd_exec import exec_arg, exec_args
+
+
+@pytest.mark.parametrize('arg, expected', [
+    ('worker', 'worker'),
+    ('--queues=io,cpu', '--queues=io,cpu'),
+    ('100%', '100%%'),
+    ('$HOME', '$$HOME'),
+    ('a b', '"a b"'),
+    ('say "hi"', '"say \\"hi\\""'),
+    ('back\\slash', '"back\\\\slash"'),
+    (';', '";"'),
+    ('', '""'),
+    ('%i', '%%i'),
+])
+def test_exec_arg(arg, expected):
+    assert exec_arg(arg) == expected
+
+
+def test_exec_args_joins():
+    assert exec_args(['-A', 'proj.celery:app', 'worker', '--pool=threads']) == '-A proj.celery:app worker --pool=threads'
+
+
+@pytest.mark.parametrize('arg', ['a\nb', 'a\x00b'])
+def test_exec_arg_refuses_line_breaks(arg):
+    with pytest.raises(ValueError):
+        exec_arg(arg)
+
+
+def test_exec_arg_refuses_non_strings():
+    with pytest.raises(TypeError):
+        exec_arg(3)
