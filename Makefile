@@ -8,7 +8,6 @@ export PATH := $(BIN):$(PATH)
 # The collection as Ansible sees it from this checkout.
 COLLECTIONS := $(CURDIR)/.cache/collections
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
-export ANSIBLE_PYTHON_INTERPRETER := $(BIN)/python
 SCENARIOS ?= systemd
 
 .PHONY: help setup host venv wheelhouse images link lint unit input sanity molecule demo-check test demo clean
