@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # `make demo`: what a user does, on this machine. Builds the collection
 # tarball, installs it with ansible-galaxy into an empty collections path,
-# starts two Debian 12 systemd containers (a Redis broker and an app host),
-# runs the installed playbook celeryops.deploy.demo against them and prints
-# the answer of a real task. Re-runs reuse the containers (idempotent deploy).
+# starts two Debian 12 systemd containers (a Redis broker and an app host
+# with workers, beat and Flower), runs the installed playbook
+# celeryops.deploy.demo against them, prints the answer of a real task and
+# how to reach Flower. Re-runs reuse the containers (idempotent deploy).
 # DEMO_DOWN=1 removes the containers instead.
 source "$(dirname "$0")/lib.sh"
 
@@ -11,6 +12,8 @@ demo="$CACHE/demo"
 net=celeryops-demo
 broker=celeryops-demo-broker
 host=celeryops-demo-host
+# Flower is published on the host's loopback only.
+flower_port=${DEMO_FLOWER_PORT:-5555}
 mkdir -p "$demo"
 
 if [ -n "${DEMO_DOWN:-}" ]; then
@@ -37,24 +40,28 @@ log "installing $(basename "$tarball") into an empty collections path"
 docker network inspect "$net" >/dev/null 2>&1 || docker network create "$net" >/dev/null
 start_host() {
   local name=$1; shift
-  if [ "$(docker inspect -f '{{.State.Running}}' "$name" 2>/dev/null)" != true ]; then
+  local want_port=${PUBLISH:-}
+  if [ "$(docker inspect -f '{{.State.Running}}' "$name" 2>/dev/null)" != true ] \
+     || { [ -n "$want_port" ] && ! docker port "$name" 5555/tcp 2>/dev/null | grep -q "127.0.0.1:$want_port"; }; then
     docker rm -f "$name" >/dev/null 2>&1 || true
     log "starting $name"
     docker run -d --name "$name" --hostname "$name" --network "$net" \
       --cap-add SYS_ADMIN --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
       --cgroupns=host -v /sys/fs/cgroup:/sys/fs/cgroup:rw --tmpfs /run --tmpfs /run/lock --tmpfs /tmp \
-      "$@" "$BASE_IMAGE" /lib/systemd/systemd >/dev/null
+      ${want_port:+-p 127.0.0.1:$want_port:5555} "$@" "$BASE_IMAGE" /lib/systemd/systemd >/dev/null
   fi
 }
 start_host "$broker"
-start_host "$host" -v "$CACHE/wheelhouse:/srv/wheelhouse:ro"
+PUBLISH=$flower_port start_host "$host" -v "$CACHE/wheelhouse:/srv/wheelhouse:ro"
 for name in "$broker" "$host"; do
   docker exec "$name" systemctl is-system-running --wait >/dev/null 2>&1 || true
 done
 
 # 3. The inventory: a random broker password kept in .cache/demo (mode 0600).
 umask 077
-[ -s "$demo/broker_password" ] || "$VENV/bin/python" -c 'import secrets; print(secrets.token_urlsafe(24))' >"$demo/broker_password"
+for secret in broker_password flower_password; do
+  [ -s "$demo/$secret" ] || "$VENV/bin/python" -c 'import secrets; print(secrets.token_urlsafe(24))' >"$demo/$secret"
+done
 cat >"$demo/inventory.yml" <<YAML
 ---
 all:
@@ -62,6 +69,12 @@ all:
     ansible_connection: community.docker.docker
     ansible_python_interpreter: /usr/bin/python3
     celery_demo_broker_password: "{{ lookup('ansible.builtin.file', '$demo/broker_password') }}"
+    celery_flower_basic_auth: ["admin:{{ lookup('ansible.builtin.file', '$demo/flower_password') }}"]
+    # Inside the container Flower listens on all addresses; docker publishes
+    # it on the host's 127.0.0.1 only.
+    celery_flower_address: 0.0.0.0
+    # This container sandbox has no user namespaces.
+    celery_systemd_sandbox_overrides: {PrivateUsers: false}
     celery_app_name: demo
     celery_app_module: celeryops_demo.celery:app
     celery_broker_url: "redis://:{{ celery_demo_broker_password }}@$broker:6379/0"
@@ -78,6 +91,12 @@ all:
     celery_workers:
       hosts:
         $host:
+    celery_beat:
+      hosts:
+        $host:
+    celery_flower:
+      hosts:
+        $host:
 YAML
 
 # 4. Run the installed collection's demo playbook by its FQCN.
@@ -86,5 +105,18 @@ ANSIBLE_NOCOLOR=1 \
   "$VENV/bin/ansible-playbook" -i "$demo/inventory.yml" celeryops.deploy.demo | tee "$demo/last-run.log" \
   | grep -E '^(PLAY |TASK \[Show|fatal|.*"msg": "add)|changed=|failed=' || true
 grep -q '"msg": "add(2, 3) = 5, answered by' "$demo/last-run.log" || die "the demo task did not answer; see $demo/last-run.log"
-log "done: the demo app runs on $host (docker exec -it $host bash; systemctl status 'demo-worker*')"
+code=$("$VENV/bin/python" - "http://127.0.0.1:$flower_port/api/workers" <<'PY'
+import sys, urllib.error, urllib.request
+try:
+    print(urllib.request.urlopen(sys.argv[1], timeout=10).status)
+except urllib.error.HTTPError as exc:
+    print(exc.code)
+except OSError as exc:
+    print('unreachable: %s' % exc)
+PY
+)
+[ "$code" = 401 ] || die "Flower on 127.0.0.1:$flower_port answered $code without credentials, expected 401"
+log "done: workers, beat and Flower of the demo app run on $host"
+log "  look around:  docker exec -it $host systemctl status 'demo-*'"
+log "  Flower:       http://127.0.0.1:$flower_port/  user admin, password in $demo/flower_password"
 log "remove it with: make demo DEMO_DOWN=1"

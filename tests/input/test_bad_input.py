@@ -48,6 +48,30 @@ def with_value(**changes):
     return variables
 
 
+FLOWER = dict(GOOD, celery_flower_basic_auth=['admin:your_flower_password_here'])
+
+
+def flower_without(key):
+    variables = copy.deepcopy(FLOWER)
+    del variables[key]
+    return variables
+
+
+# Cases for other roles: (playbook, hosts, variables, fragments).
+ROLE_CASES = {
+    'flower without authentication': ('playbook_flower.yml', 'localhost,',
+                                      flower_without('celery_flower_basic_auth'),
+                                      ['celery_flower_basic_auth is empty', 'celery_flower_auth_disabled']),
+    'flower credential without a password': ('playbook_flower.yml', 'localhost,',
+                                             dict(FLOWER, celery_flower_basic_auth=['admin']),
+                                             ['celery_flower_basic_auth entries must be']),
+    'flower port out of range': ('playbook_flower.yml', 'localhost,', dict(FLOWER, celery_flower_port=70000),
+                                 ['celery_flower_port must be 1-65535']),
+    'beat on two hosts': ('playbook_beat.yml', 'beat-a,beat-b,', GOOD, ['would run on 2 hosts (beat-a, beat-b)']),
+    'beat scheduler not a class path': ('playbook_beat.yml', 'localhost,',
+                                        dict(GOOD, celery_beat_scheduler='not a class'), ['celery_beat_scheduler']),
+}
+
 CASES = {
     'unknown pool': (with_group(0, pool='fork'), ['celery_worker_groups', 'pool']),
     'concurrency zero': (with_group(0, concurrency=0), ['celery_worker_groups[0] (io).concurrency']),
@@ -71,40 +95,49 @@ CASES = {
 }
 
 
-def run_role(variables, tmp_path):
+def run_role(variables, tmp_path, playbook='playbook.yml', hosts='localhost,'):
     extra = tmp_path / 'vars.json'
     extra.write_text(json.dumps(variables))
     env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK='ansible.builtin.json', ANSIBLE_NOCOLOR='1',
                ANSIBLE_PYTHON_INTERPRETER=sys.executable, ANSIBLE_LOCALHOST_WARNING='false',
                ANSIBLE_INVENTORY_UNPARSED_WARNING='false', ANSIBLE_LOG_PATH=str(tmp_path / 'ansible.log'))
     proc = subprocess.run(
-        ['ansible-playbook', '--check', '-i', 'localhost,', '-e', '@%s' % extra,
-         os.path.join(HERE, 'playbook.yml')],
+        ['ansible-playbook', '--check', '-c', 'local', '-i', hosts, '-e', '@%s' % extra,
+         os.path.join(HERE, playbook)],
         capture_output=True, text=True, env=env, timeout=120, check=False)
     return proc
+
+
+def check_fails_in_preflight(proc, fragments, tmp_path):
+    assert proc.returncode != 0, 'the role accepted bad input'
+    report = json.loads(proc.stdout)
+    tasks = [task for play in report['plays'] for task in play['tasks']]
+    failed = [task for task in tasks if any(result.get('failed') for result in task['hosts'].values())]
+    assert len(failed) == 1, [task['task']['name'] for task in tasks]
+    # Everything up to and including the failure is a read-only check.
+    for task in tasks:
+        short = task['task']['name'].split(' : ')[-1]
+        assert short.startswith(PREFLIGHT_PREFIXES), 'task %r ran before the failure' % task['task']['name']
+        assert not any(result.get('changed') for result in task['hosts'].values())
+    for result in failed[0]['hosts'].values():
+        for fragment in fragments:
+            assert fragment in result.get('msg', ''), result.get('msg')
+    # A secret in the input never reaches the output or the log.
+    for secret in (SECRET, 'your_flower_password_here'):
+        assert secret not in proc.stdout + proc.stderr
+        assert secret not in (tmp_path / 'ansible.log').read_text()
 
 
 @pytest.mark.parametrize('case', sorted(CASES))
 def test_bad_input_fails_in_preflight(case, tmp_path):
     variables, fragments = CASES[case]
-    proc = run_role(variables, tmp_path)
-    assert proc.returncode != 0, 'the role accepted bad input (%s)' % case
-    report = json.loads(proc.stdout)
-    tasks = [task for play in report['plays'] for task in play['tasks']]
-    failed = [task for task in tasks if task['hosts'].get('localhost', {}).get('failed')]
-    assert len(failed) == 1, [task['task']['name'] for task in tasks]
-    ran = [task['task']['name'] for task in tasks]
-    # Everything up to and including the failure is a read-only check.
-    for name in ran:
-        short = name.split(' : ')[-1]
-        assert short.startswith(PREFLIGHT_PREFIXES), 'task %r ran before the failure' % name
-    assert not any(task['hosts']['localhost'].get('changed') for task in tasks)
-    message = failed[0]['hosts']['localhost'].get('msg', '')
-    for fragment in fragments:
-        assert fragment in message, message
-    # A secret in the input never reaches the output or the log.
-    assert SECRET not in proc.stdout + proc.stderr
-    assert SECRET not in (tmp_path / 'ansible.log').read_text()
+    check_fails_in_preflight(run_role(variables, tmp_path), fragments, tmp_path)
+
+
+@pytest.mark.parametrize('case', sorted(ROLE_CASES))
+def test_bad_beat_and_flower_input_fails_in_preflight(case, tmp_path):
+    playbook, hosts, variables, fragments = ROLE_CASES[case]
+    check_fails_in_preflight(run_role(variables, tmp_path, playbook, hosts), fragments, tmp_path)
 
 
 def test_good_input_passes_preflight(tmp_path):

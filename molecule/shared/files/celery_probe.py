@@ -5,6 +5,7 @@ process (so no secret passes on a command line), then:
   ping   every expected node answers a ping
   tasks  a task sent to each queue returns the right result and ran on a
          node of the group that consumes that queue
+  ticks  the beat counter (celeryops_demo:ticks) before and after a wait
 Prints one JSON document; exits 1 with a message when a check fails.
 """
 
@@ -33,8 +34,9 @@ def fail(message, **details):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument('--pid', type=int, required=True, help='PID of a running worker')
-    parser.add_argument('--nodes', required=True, help='comma-separated node names that must answer')
-    parser.add_argument('--check', choices=['ping', 'tasks', 'all'], default='all')
+    parser.add_argument('--nodes', default='', help='comma-separated node names that must answer')
+    parser.add_argument('--check', choices=['ping', 'tasks', 'all', 'ticks'], default='all')
+    parser.add_argument('--wait', type=float, default=10.0, help='seconds between two tick counts')
     parser.add_argument('--timeout', type=float, default=30.0)
     args = parser.parse_args()
 
@@ -45,8 +47,19 @@ def main():
     from celeryops_demo.celery import app  # noqa: E402 (needs the env first)
     from celeryops_demo import tasks
 
-    expected = sorted(args.nodes.split(','))
+    expected = sorted(node for node in args.nodes.split(',') if node)
     report = {'ok': True, 'expected_nodes': expected}
+
+    if args.check == 'ticks':
+        import time
+        import redis
+        client = redis.Redis.from_url(os.environ['CELERY_BROKER_URL'])
+        before = int(client.get(tasks.TICK_KEY) or 0)
+        time.sleep(args.wait)
+        after = int(client.get(tasks.TICK_KEY) or 0)
+        report.update(ticks_before=before, ticks_after=after, wait_s=args.wait)
+        print(json.dumps(report, sort_keys=True))
+        return
 
     if args.check in ('ping', 'all'):
         replies = {}

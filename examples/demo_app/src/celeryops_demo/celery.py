@@ -5,6 +5,8 @@ and ``CELERY_RESULT_BACKEND`` environment variables, which Celery reads by
 itself: the app holds no connection string and no secret.
 """
 
+import os
+
 from celery import Celery
 
 app = Celery("celeryops_demo", include=["celeryops_demo.tasks"])
@@ -27,4 +29,12 @@ app.conf.update(
     worker_send_task_events=True,
     task_send_sent_event=True,
     timezone="UTC",
+    # Beat's work: `tick` every CELERYOPS_DEMO_TICK_SECONDS (default 2 s). It
+    # counts in Redis, so a test sees the schedule fire (and not fire twice).
+    beat_schedule={
+        "tick": {
+            "task": "celeryops_demo.tasks.tick",
+            "schedule": float(os.environ.get("CELERYOPS_DEMO_TICK_SECONDS", "2")),
+        },
+    },
 )

@@ -1,6 +1,9 @@
 """Three kinds of task: I/O-bound, CPU-bound and trivial."""
 
+import os
 import time
+
+import redis
 
 from .celery import app
 
@@ -28,3 +31,16 @@ def cpu_loop(iterations=200_000):
     for i in range(int(iterations)):
         total += i * i
     return total
+
+
+TICK_KEY = "celeryops_demo:ticks"
+
+
+@app.task
+def tick():
+    """Periodic task (beat): add one to a counter in the broker's Redis."""
+    client = redis.Redis.from_url(os.environ["CELERY_BROKER_URL"])
+    try:
+        return client.incr(TICK_KEY)
+    finally:
+        client.close()

@@ -1,0 +1,44 @@
+# -*- coding: utf-8 -*-
+# Copyright: celeryops.deploy developers
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+"""The ``celery`` command lines of beat and Flower (private helper).
+
+Like the worker's (see ``_celery_worker.worker_argv``), one source of truth
+for every platform. Secrets are never arguments: they travel in environment
+variables (``CELERY_BROKER_URL``, ``FLOWER_BASIC_AUTH``), which ``ps`` does not show.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
+def beat_argv(app_module, scheduler='', schedule_file='', max_interval=0, log_level='info', extra_args=None):
+    """Arguments (after the ``celery`` executable) that run beat in the foreground."""
+    argv = ['-A', app_module, 'beat', '--loglevel=%s' % log_level.upper()]
+    if scheduler:
+        argv.append('--scheduler=%s' % scheduler)
+    elif schedule_file:
+        # Only the default PersistentScheduler keeps a local schedule file.
+        argv.append('--schedule=%s' % schedule_file)
+    if max_interval:
+        argv.append('--max-interval=%d' % int(max_interval))
+    argv.extend(extra_args or [])
+    return argv
+
+
+def flower_argv(app_module, address='127.0.0.1', port=5555, url_prefix='', persistent=False, db='',
+                max_tasks=0, purge_offline_workers=0, log_level='info', extra_args=None):
+    """Arguments that run Flower; authentication comes from FLOWER_BASIC_AUTH."""
+    argv = ['-A', app_module, 'flower', '--address=%s' % address, '--port=%d' % int(port),
+            '--logging=%s' % log_level.lower()]
+    if url_prefix:
+        argv.append('--url_prefix=%s' % url_prefix.strip('/'))
+    if persistent:
+        argv.extend(['--persistent=True', '--db=%s' % db])
+    if max_tasks:
+        argv.append('--max_tasks=%d' % int(max_tasks))
+    if purge_offline_workers:
+        argv.append('--purge_offline_workers=%d' % int(purge_offline_workers))
+    argv.extend(extra_args or [])
+    return argv

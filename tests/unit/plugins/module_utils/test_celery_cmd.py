@@ -1,0 +1,29 @@
+"""Command lines of beat and Flower."""
+
+from ansible_collections.celeryops.deploy.plugins.module_utils._celery_cmd import beat_argv, flower_argv
+
+
+def test_beat_default_scheduler_uses_the_schedule_file():
+    assert beat_argv('proj', schedule_file='/var/lib/celery/proj/celerybeat-schedule') == [
+        '-A', 'proj', 'beat', '--loglevel=INFO', '--schedule=/var/lib/celery/proj/celerybeat-schedule']
+
+
+def test_beat_other_scheduler_drops_the_schedule_file():
+    argv = beat_argv('proj', scheduler='redbeat.RedBeatScheduler', schedule_file='/x', max_interval=5,
+                     log_level='debug', extra_args=['--quiet'])
+    assert argv == ['-A', 'proj', 'beat', '--loglevel=DEBUG', '--scheduler=redbeat.RedBeatScheduler',
+                    '--max-interval=5', '--quiet']
+
+
+def test_flower_minimal():
+    assert flower_argv('proj') == ['-A', 'proj', 'flower', '--address=127.0.0.1', '--port=5555', '--logging=info']
+
+
+def test_flower_full_has_no_credentials():
+    argv = flower_argv('proj', address='0.0.0.0', port=8080, url_prefix='/flower/', persistent=True,
+                       db='/var/lib/celery/proj/flower.db', max_tasks=5000, purge_offline_workers=60,
+                       log_level='WARNING')
+    assert argv == ['-A', 'proj', 'flower', '--address=0.0.0.0', '--port=8080', '--logging=warning',
+                    '--url_prefix=flower', '--persistent=True', '--db=/var/lib/celery/proj/flower.db',
+                    '--max_tasks=5000', '--purge_offline_workers=60']
+    assert not any('auth' in arg for arg in argv)
