@@ -10,13 +10,14 @@ COLLECTIONS := $(CURDIR)/.cache/collections
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 SCENARIOS ?= systemd
 
-.PHONY: help setup host venv wheelhouse images link lint unit input sanity molecule demo-check test demo clean
+.PHONY: help setup host venv wheelhouse images link lint unit input sanity molecule demo-check bench bench-smoke test demo clean
 
 help:
 	@echo "make demo   - set up this machine, deploy the demo app with the collection, answer a task"
 	@echo "make test   - lint, unit tests, sanity, build/install check, Molecule ($(SCENARIOS))"
 	@echo "make setup  - only the setup: Docker engine, Compose v2, base image, wheelhouse, venv"
 	@echo "make demo DEMO_DOWN=1 - remove the demo containers"
+	@echo "make bench  - plan vs Celery defaults vs a sweep, real workers on a loopback Redis (under 10 min)"
 
 venv:
 	scripts/ensure-venv.sh
@@ -60,7 +61,14 @@ demo-check: setup
 	scripts/demo.sh
 	DEMO_DOWN=1 scripts/demo.sh
 
-test: lint unit input sanity molecule demo-check
+# The benchmark is not a test; `make test` runs only its smoke run.
+bench: venv link
+	scripts/bench.sh
+
+bench-smoke: venv link
+	scripts/bench.sh --quick
+
+test: lint unit input sanity bench-smoke molecule demo-check
 
 demo: setup
 	scripts/demo.sh

@@ -20,7 +20,16 @@ POOLS = ('prefork', 'threads', 'gevent', 'eventlet', 'solo')
 PREFORK_ONLY = ('max_tasks_per_child', 'max_memory_per_child', 'autoscale')
 POSITIVE_INTS = ('concurrency', 'instances', 'prefetch_multiplier', 'max_tasks_per_child',
                  'max_memory_per_child', 'time_limit', 'soft_time_limit', 'stop_timeout')
-KNOWN_KEYS = frozenset(('name', 'queues', 'pool') + POSITIVE_INTS + ('autoscale', 'environment', 'extra_args'))
+# The workload of a group: when `kind` is given, celery_worker_plan fills in
+# what the group leaves out (pool, concurrency, instances, ...).
+WORKLOAD_KEYS = ('kind', 'task_memory_mb', 'avg_duration_s', 'rate_per_s', 'max_wait_s', 'io_share')
+# plan_summary/plan_reasons are added by apply_plan for the env file comment.
+KNOWN_KEYS = frozenset(('name', 'queues', 'pool') + POSITIVE_INTS + ('autoscale', 'environment', 'extra_args')
+                       + WORKLOAD_KEYS + ('plan_summary', 'plan_reasons'))
+# Group keys the plan may fill in, and the plan's name for each.
+PLANNED_KEYS = (('pool', 'pool'), ('concurrency', 'concurrency'), ('instances', 'instances'),
+                ('prefetch_multiplier', 'prefetch_multiplier'), ('max_tasks_per_child', 'max_tasks_per_child'),
+                ('max_memory_per_child', 'max_memory_per_child'), ('stop_timeout', 'stop_timeout_s'))
 # Group names end in a letter: the node name is <group><instance>@host, and a
 # trailing digit would make 'q1' instance 1 and 'q' instance 11 collide.
 GROUP_NAME_RE = re.compile(r'^[a-z]([a-z0-9-]{0,28}[a-z])?$')
@@ -169,3 +178,50 @@ def instance_units(groups, app_name):
     return ['%s-worker-%s@%d.service' % (app_name, group['name'], number)
             for group in groups
             for number in range(1, (group.get('instances') or 1) + 1)]
+
+
+def plan_input(groups):
+    """The celery_worker_plan ``groups`` for the worker groups that describe a workload."""
+    result = []
+    for group in groups:
+        if group.get('kind') is None:
+            continue
+        item = dict((key, group[key]) for key in WORKLOAD_KEYS if group.get(key) is not None)
+        item['name'] = group['name']
+        for key in ('pool', 'concurrency', 'instances'):
+            if group.get(key) is not None:
+                item[key] = group[key]
+        if group.get('time_limit') is not None:
+            item['time_limit_s'] = group['time_limit']
+        if group.get('soft_time_limit') is not None:
+            item['soft_time_limit_s'] = group['soft_time_limit']
+        result.append(item)
+    return result
+
+
+def apply_plan(groups, planned):
+    """Groups with what they leave out taken from the plan (matched by name).
+
+    What a group sets itself always wins; prefork-only values are taken only
+    when the resulting pool is prefork. Adds ``plan_summary`` and
+    ``plan_reasons`` for the env file comment and the play output.
+    """
+    by_name = dict((item['name'], item) for item in planned or [])
+    result = []
+    for group in groups:
+        item = dict(group)
+        plan = by_name.get(group['name'])
+        if plan is not None:
+            for key, plan_key in PLANNED_KEYS:
+                if item.get(key) is None and plan.get(plan_key) is not None:
+                    if key == 'concurrency' and item.get('autoscale') is not None:
+                        continue
+                    item[key] = plan[plan_key]
+            if item.get('pool', 'prefork') != 'prefork':
+                for key in ('max_tasks_per_child', 'max_memory_per_child'):
+                    if group.get(key) is None:
+                        item.pop(key, None)
+            item['plan_summary'] = plan.get('summary', '')
+            item['plan_reasons'] = list(plan.get('reasons') or [])
+        result.append(item)
+    return result

@@ -27,7 +27,8 @@ GOOD = {
 }
 # Tasks that only read or check; the first task outside this set is where the
 # host could start to change.
-PREFLIGHT_PREFIXES = ('Validating arguments', 'Check ', 'Gather the facts', 'Work out the worker groups')
+PREFLIGHT_PREFIXES = ('Validating arguments', 'Check ', 'Gather the facts', 'Work out the worker groups',
+                      'Plan the worker groups', 'Show the plan')
 
 
 def with_group(index, **changes):

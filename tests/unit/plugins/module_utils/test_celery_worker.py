@@ -94,3 +94,52 @@ def test_normalize_fills_defaults_and_keeps_input():
 def test_instance_units():
     assert cw.instance_units([dict(IO), dict(CPU)], 'shop') == [
         'shop-worker-io@1.service', 'shop-worker-cpu@1.service', 'shop-worker-cpu@2.service']
+
+
+PLANNED_IO = {'name': 'io', 'pool': 'threads', 'concurrency': 10, 'instances': 1, 'prefetch_multiplier': 4,
+              'max_tasks_per_child': None, 'max_memory_per_child': None, 'stop_timeout_s': 60,
+              'summary': 'io: threads x 10', 'reasons': ['why']}
+PLANNED_CPU = {'name': 'cpu', 'pool': 'prefork', 'concurrency': 2, 'instances': 1, 'prefetch_multiplier': 1,
+               'max_tasks_per_child': 1000, 'max_memory_per_child': 307200, 'stop_timeout_s': 90,
+               'summary': 'cpu: prefork x 2', 'reasons': []}
+
+
+def test_plan_input_takes_only_groups_with_a_kind():
+    groups = [
+        {'name': 'io', 'queues': ['io'], 'kind': 'io', 'task_memory_mb': 30, 'avg_duration_s': 0.05,
+         'rate_per_s': 100, 'pool': 'threads', 'time_limit': 60, 'soft_time_limit': 50},
+        {'name': 'fixed', 'queues': ['x'], 'concurrency': 3},
+    ]
+    assert cw.plan_input(groups) == [
+        {'name': 'io', 'kind': 'io', 'task_memory_mb': 30, 'avg_duration_s': 0.05, 'rate_per_s': 100,
+         'pool': 'threads', 'time_limit_s': 60, 'soft_time_limit_s': 50}]
+
+
+def test_apply_plan_fills_only_what_the_group_leaves_out():
+    groups = [
+        {'name': 'io', 'queues': ['io'], 'kind': 'io', 'prefetch_multiplier': 8},
+        {'name': 'cpu', 'queues': ['cpu'], 'kind': 'cpu', 'concurrency': 1, 'time_limit': 60},
+        {'name': 'fixed', 'queues': ['x'], 'concurrency': 3},
+    ]
+    io, cpu, fixed = cw.apply_plan(groups, [PLANNED_IO, PLANNED_CPU])
+    assert io['pool'] == 'threads' and io['concurrency'] == 10 and io['prefetch_multiplier'] == 8
+    assert 'max_tasks_per_child' not in io and 'max_memory_per_child' not in io
+    assert io['stop_timeout'] == 60 and io['plan_summary'] == 'io: threads x 10' and io['plan_reasons'] == ['why']
+    assert cpu['concurrency'] == 1  # the user's value wins
+    assert cpu['max_tasks_per_child'] == 1000 and cpu['max_memory_per_child'] == 307200
+    assert cpu['prefetch_multiplier'] == 1 and cpu['stop_timeout'] == 90
+    assert fixed == groups[2]
+    assert cw.group_errors([io, cpu, fixed]) == []
+
+
+def test_apply_plan_exposes_prefork_options_the_planned_pool_would_ignore():
+    groups = [{'name': 'io', 'queues': ['io'], 'kind': 'io', 'max_tasks_per_child': 50}]
+    merged = cw.apply_plan(groups, [PLANNED_IO])
+    assert any('(io).max_tasks_per_child only works with the prefork pool (pool is threads)' in error
+               for error in cw.group_errors(merged))
+
+
+def test_apply_plan_keeps_autoscale_instead_of_concurrency():
+    groups = [{'name': 'cpu', 'queues': ['cpu'], 'kind': 'cpu', 'autoscale': '4,1'}]
+    merged = cw.apply_plan(groups, [PLANNED_CPU])[0]
+    assert 'concurrency' not in merged and merged['autoscale'] == '4,1'

@@ -1,0 +1,121 @@
+"""The celery_worker_plan module: argument handling, check mode, failures and warnings."""
+
+import json
+
+import pytest
+
+from ansible.module_utils.common import warnings as ansible_warnings
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.celeryops.deploy.plugins.modules import celery_worker_plan as module
+
+IO = {'name': 'io', 'kind': 'io', 'task_memory_mb': 60, 'avg_duration_s': 0.2, 'rate_per_s': 200}
+REPORTS = {'name': 'reports', 'kind': 'cpu', 'task_memory_mb': 300, 'avg_duration_s': 20}
+
+
+@pytest.fixture(autouse=True)
+def fresh_warnings():
+    """AnsibleModule collects warnings process-wide; start every test without the last one's."""
+    pending = getattr(ansible_warnings, '_global_warnings', None)
+    if pending is not None:
+        pending.clear()
+
+
+def warning_texts(result):
+    """The task warnings as text (ansible-core 2.19 returns them as structured events)."""
+    return [item['event']['msg'] if isinstance(item, dict) else item for item in result.get('warnings', [])]
+
+
+def run_main(args, capsys):
+    """Run the module's main() with ``args``; return (exit code, result)."""
+    with patch_module_args(args):
+        with pytest.raises(SystemExit) as exit_info:
+            module.main()
+    return exit_info.value.code, json.loads(capsys.readouterr().out)
+
+
+def test_main_plans_given_resources(capsys):
+    code, result = run_main({'cpus': 2, 'memory_mb': 4096, 'groups': [IO, REPORTS]}, capsys)
+    assert code == 0
+    assert result['changed'] is False
+    assert result['resources']['cpus_source'] == 'given'
+    assert [(group['name'], group['pool'], group['concurrency']) for group in result['groups']] == [
+        ('io', 'threads', 51), ('reports', 'prefork', 1)]
+    assert result['summary'][1] == 'reports: prefork x 1, 1 instance, prefetch 1 (CPUs: 1.1 usable -> 1)'
+    # Group warnings surface as task warnings, named after their group.
+    assert any(warning.startswith('group io: concurrency lowered from 60 to 51 by memory')
+               for warning in warning_texts(result))
+    assert result['plan_warnings'] == []
+
+
+def test_check_mode_gives_the_same_plan(capsys):
+    args = {'cpus': 64, 'memory_mb': 262144, 'groups': [IO, REPORTS]}
+    _code, normal = run_main(args, capsys)
+    _code, checked = run_main(dict(args, _ansible_check_mode=True), capsys)
+    assert checked['groups'] == normal['groups'] and checked['resources'] == normal['resources']
+    assert checked['changed'] is False
+
+
+def test_argument_spec_converts_and_fills_defaults(capsys):
+    # Strings as they come from -a or templating; io_share has no module default (kind io ignores it).
+    group = {'name': 'crawl', 'kind': 'mixed', 'task_memory_mb': '50', 'avg_duration_s': '2', 'io_share': '0.8'}
+    _code, result = run_main({'cpus': '2', 'memory_mb': '4096', 'groups': [group]}, capsys)
+    crawl = result['groups'][0]
+    assert (crawl['pool'], crawl['instances'], crawl['concurrency']) == ('threads', 2, 5)
+    assert result['resources']['reserved_memory_mb'] == 512
+    assert crawl['warnings'] == []
+
+
+@pytest.mark.parametrize('args, fragment', [
+    ({'cpus': 2, 'memory_mb': 4096, 'groups': [dict(IO, kind='network')]}, 'value of kind must be one of'),
+    ({'cpus': 2, 'memory_mb': 4096, 'groups': [{'name': 'io', 'kind': 'io'}]}, 'missing required arguments'),
+    ({'cpus': 2, 'memory_mb': 4096}, 'missing required arguments: groups'),
+    ({'cpus': 2, 'memory_mb': 4096, 'groups': [dict(IO, task_memory_mb=5000)]},
+     'celery_worker_plan: group io: one task needs 5080 MB'),
+    ({'cpus': 2, 'memory_mb': 4096, 'groups': [IO, dict(REPORTS, name='io')]}, "the name 'io' is used twice"),
+    ({'cpus': 2, 'memory_mb': 4096, 'groups': [dict(IO, io_share=2.0, kind='mixed')]},
+     'groups[0] (io).io_share must be a number from 0 to below 1'),
+])
+def test_main_fails_with_a_clear_message(args, fragment, capsys):
+    code, result = run_main(args, capsys)
+    assert code == 1
+    assert result['failed'] is True
+    assert fragment in result['msg'], result['msg']
+
+
+def test_main_reports_every_error(capsys):
+    groups = [dict(IO, avg_duration_s=-1), dict(REPORTS, task_memory_mb=0)]
+    code, result = run_main({'cpus': 2, 'memory_mb': 4096, 'groups': groups}, capsys)
+    assert code == 1
+    assert len(result['errors']) == 2
+    assert result['msg'] == 'celery_worker_plan: ' + '; '.join(result['errors'])
+
+
+def test_run_module_detects_what_is_not_given():
+    calls = []
+
+    def fake_detect(cpus=None, memory_mb=None):
+        calls.append((cpus, memory_mb))
+        return {'cpus': 1.5, 'cpus_source': 'cgroup v2', 'memory_mb': 512, 'memory_source': 'cgroup v2',
+                'cgroup': 'v2'}
+
+    params = {'cpus': None, 'memory_mb': None, 'reserved_memory_mb': 64, 'max_concurrency': 256,
+              'allow_overcommit': False,
+              'groups': [dict(REPORTS, task_memory_mb=100, avg_duration_s=2)]}
+    result = module.run_module(params, detect=fake_detect)
+    assert calls == [(None, None)]
+    assert result['resources']['cgroup'] == 'v2'
+    assert result['resources']['available_memory_mb'] == 448
+    assert (result['groups'][0]['concurrency'], result['groups'][0]['cpu_quota']) == (1, '150%')
+
+
+def test_overload_shows_as_plan_warning(capsys):
+    groups = [dict(REPORTS, name='a', avg_duration_s=2, rate_per_s=2),
+              dict(REPORTS, name='b', avg_duration_s=1, rate_per_s=1)]
+    _code, result = run_main({'cpus': 4.5, 'memory_mb': 16384, 'groups': groups}, capsys)
+    assert result['plan_warnings'] == ['CPU overload: the groups need 9 CPUs with headroom (a 7, b 2) but 4.5 are'
+                                       ' usable; they are shared in proportion to need']
+    assert result['plan_warnings'][0] in warning_texts(result)
+    assert 'group a: this plan runs about 1.5 tasks/s, below rate_per_s 2: the queue grows; add hosts or replicas' \
+        in warning_texts(result)
+    assert not any(text.startswith('group io') for text in warning_texts(result))
