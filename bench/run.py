@@ -183,15 +183,16 @@ def main():
             best_key = max(results, key=results.get)
             best = results[best_key]
             default_label = 'default %s x %d' % (default['pool'], default['concurrency'])
-            plan_label = 'plan %s x %d x %d inst (prefetch %d)' % (plan['pool'], plan['concurrency'], plan['instances'],
-                                                                  plan['prefetch_multiplier'])
+            plan_label = 'plan %s x %d x %d inst (prefetch %d)' % (
+                plan['pool'], plan['concurrency'], plan['instances'], plan['prefetch_multiplier'])
             for label, rate in ((default_label, default_rate), (plan_label, plan_rate)):
                 rows.append((profile['name'], label, rate))
                 print('%-6s %-36s %7.1f tasks/s' % (profile['name'], label, rate), flush=True)
             summary.append({
                 'profile': profile['title'], 'default': default_rate, 'plan': plan_rate,
-                'plan_setting': '%s x %d%s' % (plan['pool'], plan['concurrency'],
-                                                ' x %d instances' % plan['instances'] if plan['instances'] > 1 else ''),
+                'plan_setting': '%s x %d%s' % (
+                    plan['pool'], plan['concurrency'],
+                    ' x %d instances' % plan['instances'] if plan['instances'] > 1 else ''),
                 'best': best, 'best_setting': '%s x %d' % best_key,
                 'plan_over_best': plan_rate / best, 'plan_over_default': plan_rate / default_rate,
             })

@@ -38,7 +38,7 @@ description:
     instances to keep each under O(max_concurrency). Without a rate, one instance with
     1.5 x duration / 3 ms threads, enough for one process to reach its ~333 tasks/s ceiling.
   - B(Kind mixed.) A task waits O(groups[].io_share) of its time, W/C = io_share / (1 - io_share).
-    io_share up to 0.5 gives prefork with 2 x CPUs x (1 + W/C) processes (Goetz's formula, doubled:
+    io_share up to 0.5 gives prefork with 2 x CPUs x (1 + W/C) processes (Goetz's formula, doubled;
     measured with real workers, a child also waits on the parent and the broker, and Goetz alone left
     the CPUs idle); above 0.5, threads with one instance per CPU and 1 + W/C threads each. A rate caps
     both by Little's law.
