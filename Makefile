@@ -8,15 +8,18 @@ export PATH := $(BIN):$(PATH)
 # The collection as Ansible sees it from this checkout.
 COLLECTIONS := $(CURDIR)/.cache/collections
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
-SCENARIOS ?= systemd
+SCENARIOS ?= systemd compose
+# make demo PLATFORM=compose: the demo as a Docker Compose project.
+PLATFORM ?= systemd
 
-.PHONY: help setup host venv wheelhouse images link lint unit input sanity molecule demo-check bench bench-smoke test demo clean
+.PHONY: help setup host venv wheelhouse images app-image link lint unit input sanity molecule demo-check bench bench-smoke test demo clean
 
 help:
 	@echo "make demo   - set up this machine, deploy the demo app with the collection, answer a task"
 	@echo "make test   - lint, unit tests, sanity, build/install check, Molecule ($(SCENARIOS))"
 	@echo "make setup  - only the setup: Docker engine, Compose v2, base image, wheelhouse, venv"
-	@echo "make demo DEMO_DOWN=1 - remove the demo containers"
+	@echo "make demo PLATFORM=compose - the same demo as a Docker Compose project on this machine"
+	@echo "make demo DEMO_DOWN=1 - remove the demo containers (add PLATFORM=compose for that one)"
 	@echo "make bench  - plan vs Celery defaults vs a sweep, real workers on a loopback Redis (under 10 min)"
 
 venv:
@@ -31,12 +34,16 @@ images: host
 wheelhouse: venv
 	scripts/build-wheelhouse.sh
 
+# The demo app's image for the Docker Compose deployment (offline build).
+app-image: images wheelhouse
+	scripts/build-app-image.sh
+
 # Put this checkout where Ansible looks for celeryops.deploy.
 link:
 	@mkdir -p $(COLLECTIONS)/ansible_collections/celeryops
 	@ln -sfn $(CURDIR) $(COLLECTIONS)/ansible_collections/celeryops/deploy
 
-setup: venv host images wheelhouse link
+setup: venv host images wheelhouse app-image link
 
 lint: venv link
 	$(BIN)/yamllint -s .
@@ -58,8 +65,10 @@ molecule: setup
 # The build/install check: the demo builds the tarball, installs it into an
 # empty collections path and runs celeryops.deploy.demo from there.
 demo-check: setup
-	scripts/demo.sh
-	DEMO_DOWN=1 scripts/demo.sh
+	PLATFORM=systemd scripts/demo.sh
+	PLATFORM=systemd DEMO_DOWN=1 scripts/demo.sh
+	PLATFORM=compose scripts/demo.sh
+	PLATFORM=compose DEMO_DOWN=1 scripts/demo.sh
 
 # The benchmark is not a test; `make test` runs only its smoke run.
 bench: venv link
@@ -71,7 +80,7 @@ bench-smoke: venv link
 test: lint unit input sanity bench-smoke molecule demo-check
 
 demo: setup
-	scripts/demo.sh
+	PLATFORM=$(PLATFORM) scripts/demo.sh
 
 clean:
 	-for s in $(SCENARIOS); do $(BIN)/molecule destroy -s $$s; done

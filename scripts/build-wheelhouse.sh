@@ -7,7 +7,7 @@ source "$(dirname "$0")/lib.sh"
 wh="$CACHE/wheelhouse"
 stamp="$wh/.celeryops-wheelhouse.sha256"
 want=$( (cat "$ROOT/requirements-wheelhouse.txt"; find "$ROOT/examples/demo_app" -type f \
-  -not -path '*/build/*' -not -path '*.egg-info*' -not -name '*.pyc' | sort | xargs cat) | sha256sum | cut -d' ' -f1)
+  -not -path '*/build/*' -not -path '*.egg-info*' -not -name '*.pyc' -not -name Dockerfile -not -name .dockerignore | sort | xargs cat) | sha256sum | cut -d' ' -f1)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   log "wheelhouse $wh up to date"
   exit 0

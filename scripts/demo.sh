@@ -6,7 +6,12 @@
 # celeryops.deploy.demo against them, prints the answer of a real task and
 # how to reach Flower. Re-runs reuse the containers (idempotent deploy).
 # DEMO_DOWN=1 removes the containers instead.
+# PLATFORM=compose deploys the same app as a Docker Compose project on this
+# machine instead (the demo app image, an all-in-one Redis, Flower on
+# 127.0.0.1); DEMO_DOWN=1 PLATFORM=compose removes that project.
 source "$(dirname "$0")/lib.sh"
+platform=${PLATFORM:-systemd}
+case $platform in systemd | compose) ;; *) die "PLATFORM must be systemd or compose, not '$platform'" ;; esac
 
 demo="$CACHE/demo"
 net=celeryops-demo
@@ -16,6 +21,12 @@ host=celeryops-demo-host
 flower_port=${DEMO_FLOWER_PORT:-5555}
 mkdir -p "$demo"
 
+if [ -n "${DEMO_DOWN:-}" ] && [ "$platform" = compose ]; then
+  docker compose -p celeryops-demo down --volumes --remove-orphans >/dev/null 2>&1 || true
+  rm -rf /opt/celery/celeryops-demo
+  log "demo Compose project removed"
+  exit 0
+fi
 if [ -n "${DEMO_DOWN:-}" ]; then
   docker rm -f "$broker" "$host" >/dev/null 2>&1 || true
   docker network rm "$net" >/dev/null 2>&1 || true
@@ -35,6 +46,78 @@ log "installing $(basename "$tarball") into an empty collections path"
 # are those the `ansible` package ships; no Galaxy server is asked.
 "$VENV/bin/ansible-galaxy" collection install --offline -p "$demo/collections" "$tarball" >/dev/null
 [ -f "$demo/collections/ansible_collections/celeryops/deploy/MANIFEST.json" ] || die "the collection did not install"
+
+check_flower() {
+  local code
+  code=$("$VENV/bin/python" - "http://127.0.0.1:$flower_port/$1api/workers" <<'PY'
+import sys, urllib.error, urllib.request
+try:
+    print(urllib.request.urlopen(sys.argv[1], timeout=10).status)
+except urllib.error.HTTPError as exc:
+    print(exc.code)
+except OSError as exc:
+    print('unreachable: %s' % exc)
+PY
+)
+  [ "$code" = 401 ] || die "Flower on 127.0.0.1:$flower_port answered $code without credentials, expected 401"
+}
+
+umask 077
+for secret in broker_password flower_password; do
+  [ -s "$demo/$secret" ] || "$VENV/bin/python" -c 'import secrets; print(secrets.token_urlsafe(24))' >"$demo/$secret"
+done
+
+if [ "$platform" = compose ]; then
+  # One host, this machine: the roles write /opt/celery/celeryops-demo and
+  # run `docker compose` there.
+  cat >"$demo/inventory-compose.yml" <<YAML
+---
+all:
+  vars:
+    ansible_connection: local
+    ansible_python_interpreter: $VENV/bin/python
+    celery_platform: compose
+    celery_app_name: celeryops-demo
+    celery_app_module: celeryops_demo.celery:app
+    celery_image: ${APP_IMAGE:-celeryops/demo-app:latest}
+    celery_compose_pull: never
+    # The all-in-one Redis, from the demo image (its base has redis-server).
+    celery_compose_broker_enabled: true
+    celery_compose_broker_image: ${APP_IMAGE:-celeryops/demo-app:latest}
+    celery_compose_broker_user: "10001:10001"
+    celery_compose_broker_uid: 10001
+    celery_compose_broker_password: "{{ lookup('ansible.builtin.file', '$demo/broker_password') }}"
+    celery_broker_url: "redis://:{{ celery_compose_broker_password }}@broker:6379/0"
+    celery_result_backend: "redis://:{{ celery_compose_broker_password }}@broker:6379/1"
+    celery_compose_healthcheck_interval: 10
+    celery_flower_port: $flower_port
+    celery_flower_basic_auth: ["admin:{{ lookup('ansible.builtin.file', '$demo/flower_password') }}"]
+    celery_worker_groups:
+      - {name: io, queues: [io, celery], kind: io, task_memory_mb: 30, avg_duration_s: 0.05}
+      - {name: cpu, queues: [cpu], pool: prefork, concurrency: 2, prefetch_multiplier: 1}
+  children:
+    celery_workers:
+      hosts:
+        localhost:
+    celery_beat:
+      hosts:
+        localhost:
+    celery_flower:
+      hosts:
+        localhost:
+YAML
+  log "running celeryops.deploy.demo (Compose)"
+  ANSIBLE_NOCOLOR=1 \
+    "$VENV/bin/ansible-playbook" -i "$demo/inventory-compose.yml" celeryops.deploy.demo | tee "$demo/last-run.log" \
+    | grep -E '^(PLAY |TASK \[Show|fatal|.*"msg": "add)|changed=|failed=' || true
+  grep -q '"msg": "add(2, 3) = 5, answered by' "$demo/last-run.log" || die "the demo task did not answer; see $demo/last-run.log"
+  check_flower ""
+  log "done: workers, beat, Flower and Redis of the demo app run as Compose project celeryops-demo"
+  log "  look around:  docker compose -p celeryops-demo ps"
+  log "  Flower:       http://127.0.0.1:$flower_port/  user admin, password in $demo/flower_password"
+  log "remove it with: make demo PLATFORM=compose DEMO_DOWN=1"
+  exit 0
+fi
 
 # 2. Two systemd hosts on a network of the demo's own.
 docker network inspect "$net" >/dev/null 2>&1 || docker network create "$net" >/dev/null
@@ -57,11 +140,7 @@ for name in "$broker" "$host"; do
   docker exec "$name" systemctl is-system-running --wait >/dev/null 2>&1 || true
 done
 
-# 3. The inventory: a random broker password kept in .cache/demo (mode 0600).
-umask 077
-for secret in broker_password flower_password; do
-  [ -s "$demo/$secret" ] || "$VENV/bin/python" -c 'import secrets; print(secrets.token_urlsafe(24))' >"$demo/$secret"
-done
+# 3. The inventory: random passwords kept in .cache/demo (mode 0600).
 cat >"$demo/inventory.yml" <<YAML
 ---
 all:
@@ -105,17 +184,7 @@ ANSIBLE_NOCOLOR=1 \
   "$VENV/bin/ansible-playbook" -i "$demo/inventory.yml" celeryops.deploy.demo | tee "$demo/last-run.log" \
   | grep -E '^(PLAY |TASK \[Show|fatal|.*"msg": "add)|changed=|failed=' || true
 grep -q '"msg": "add(2, 3) = 5, answered by' "$demo/last-run.log" || die "the demo task did not answer; see $demo/last-run.log"
-code=$("$VENV/bin/python" - "http://127.0.0.1:$flower_port/api/workers" <<'PY'
-import sys, urllib.error, urllib.request
-try:
-    print(urllib.request.urlopen(sys.argv[1], timeout=10).status)
-except urllib.error.HTTPError as exc:
-    print(exc.code)
-except OSError as exc:
-    print('unreachable: %s' % exc)
-PY
-)
-[ "$code" = 401 ] || die "Flower on 127.0.0.1:$flower_port answered $code without credentials, expected 401"
+check_flower ""
 log "done: workers, beat and Flower of the demo app run on $host"
 log "  look around:  docker exec -it $host systemctl status 'demo-*'"
 log "  Flower:       http://127.0.0.1:$flower_port/  user admin, password in $demo/flower_password"

@@ -962,6 +962,7 @@ def _finish(item, total_cpus, available):
         'stop_timeout_s': stop,
         'memory_max_mb': memory_max,
         'cpu_quota': quota,
+        'cpu_limit': round(cap, 2),
         'requests': {'cpu': k8s_cpu(per_instance), 'memory': '%dMi' % expected},
         'limits': {'cpu': k8s_cpu(cap), 'memory': '%dMi' % memory_max},
         'replicas': instances,

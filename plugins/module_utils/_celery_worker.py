@@ -19,17 +19,20 @@ POOLS = ('prefork', 'threads', 'gevent', 'eventlet', 'solo')
 # silently, which would leave a user thinking memory is bounded when it is not.
 PREFORK_ONLY = ('max_tasks_per_child', 'max_memory_per_child', 'autoscale')
 POSITIVE_INTS = ('concurrency', 'instances', 'prefetch_multiplier', 'max_tasks_per_child',
-                 'max_memory_per_child', 'time_limit', 'soft_time_limit', 'stop_timeout')
+                 'max_memory_per_child', 'time_limit', 'soft_time_limit', 'stop_timeout', 'memory_limit_mb')
 # The workload of a group: when `kind` is given, celery_worker_plan fills in
 # what the group leaves out (pool, concurrency, instances, ...).
 WORKLOAD_KEYS = ('kind', 'task_memory_mb', 'avg_duration_s', 'rate_per_s', 'max_wait_s', 'io_share')
 # plan_summary/plan_reasons are added by apply_plan for the env file comment.
-KNOWN_KEYS = frozenset(('name', 'queues', 'pool') + POSITIVE_INTS + ('autoscale', 'environment', 'extra_args')
+# cpu_limit (CPUs) and memory_limit_mb cap one instance/replica: container
+# limits on Compose and Kubernetes.
+KNOWN_KEYS = frozenset(('name', 'queues', 'pool') + POSITIVE_INTS + ('autoscale', 'environment', 'extra_args', 'cpu_limit')
                        + WORKLOAD_KEYS + ('plan_summary', 'plan_reasons'))
 # Group keys the plan may fill in, and the plan's name for each.
 PLANNED_KEYS = (('pool', 'pool'), ('concurrency', 'concurrency'), ('instances', 'instances'),
                 ('prefetch_multiplier', 'prefetch_multiplier'), ('max_tasks_per_child', 'max_tasks_per_child'),
-                ('max_memory_per_child', 'max_memory_per_child'), ('stop_timeout', 'stop_timeout_s'))
+                ('max_memory_per_child', 'max_memory_per_child'), ('stop_timeout', 'stop_timeout_s'),
+                ('cpu_limit', 'cpu_limit'), ('memory_limit_mb', 'memory_max_mb'))
 # Group names end in a letter: the node name is <group><instance>@host, and a
 # trailing digit would make 'q1' instance 1 and 'q' instance 11 collide.
 GROUP_NAME_RE = re.compile(r'^[a-z]([a-z0-9-]{0,28}[a-z])?$')
@@ -75,6 +78,10 @@ def _group_errors(index, group):
             value = group[key]
             if not _is_int(value) or value < 1:
                 errors.append('%s.%s must be a whole number of 1 or more; got %r' % (where, key, value))
+    cpu_limit = group.get('cpu_limit')
+    if cpu_limit is not None and (isinstance(cpu_limit, bool) or not isinstance(cpu_limit, (int, float))
+                                  or not cpu_limit > 0 or cpu_limit == float('inf')):
+        errors.append('%s.cpu_limit must be a number of CPUs above 0 (e.g. 1.5); got %r' % (where, cpu_limit))
     for key in PREFORK_ONLY:
         if group.get(key) is not None and pool != 'prefork':
             errors.append('%s.%s only works with the prefork pool (pool is %s): Celery would ignore it'

@@ -255,13 +255,17 @@ groups:
       type: int
       sample: 90
     memory_max_mb:
-      description: systemd C(MemoryMax) of one instance, in MB.
+      description: systemd C(MemoryMax) of one instance, in MB; the Compose memory limit of one replica.
       type: int
       sample: 610
     cpu_quota:
       description: systemd C(CPUQuota) of one instance.
       type: str
       sample: 110%
+    cpu_limit:
+      description: CPUs one instance may use (Compose C(cpus) limit); the same cap as C(cpu_quota).
+      type: float
+      sample: 1.1
     requests:
       description: Kubernetes requests of one replica.
       type: dict

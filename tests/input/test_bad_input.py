@@ -6,6 +6,7 @@ mode against localhost, and reads the JSON callback's record of every task.
 """
 
 import copy
+import functools
 import json
 import os
 import subprocess
@@ -28,7 +29,7 @@ GOOD = {
 # Tasks that only read or check; the first task outside this set is where the
 # host could start to change.
 PREFLIGHT_PREFIXES = ('Validating arguments', 'Check ', 'Gather the facts', 'Work out the worker groups',
-                      'Plan the worker groups', 'Show the plan')
+                      'Plan the worker groups', 'Show the plan', 'Require Docker Compose v2')
 
 
 def with_group(index, **changes):
@@ -54,6 +55,36 @@ FLOWER = dict(GOOD, celery_flower_basic_auth=['admin:your_flower_password_here']
 
 def flower_without(key):
     variables = copy.deepcopy(FLOWER)
+    del variables[key]
+    return variables
+
+
+# The same app on the compose platform. run_role points the project directory
+# at a path that does not exist, so no Compose file is found and
+# `docker compose up` is never run (the one Docker command that runs is the
+# read-only `docker compose version` of preflight). celery_image defaults to
+# "", so 'image missing' is also the empty-image case.
+COMPOSE = dict(GOOD, celery_platform='compose', celery_image='registry.example.com/shop/app:1.4.2')
+BROKER_PASSWORD = 'your_compose_broker_password'
+SHORT_BROKER_PASSWORD = 'Sh0rt-pw7'
+# Values that must never reach the output or the log.
+SECRETS = (SECRET, 'your_flower_password_here', BROKER_PASSWORD, SHORT_BROKER_PASSWORD)
+
+
+def compose_with(**changes):
+    variables = copy.deepcopy(COMPOSE)
+    variables.update(changes)
+    return variables
+
+
+def compose_with_group(index, **changes):
+    variables = copy.deepcopy(COMPOSE)
+    variables['celery_worker_groups'][index].update(changes)
+    return variables
+
+
+def compose_without(key):
+    variables = copy.deepcopy(COMPOSE)
     del variables[key]
     return variables
 
@@ -96,7 +127,40 @@ CASES = {
 }
 
 
+COMPOSE_CASES = {
+    'image missing': (compose_without('celery_image'), ['celery_image must name']),
+    'image with a space': (compose_with(celery_image='registry.example.com/shop/app:1.4.2 --privileged'),
+                           ['celery_image must name']),
+    'container uid 0': (compose_with(celery_container_uid=0), ['celery_container_uid']),
+    'broker enabled without a password': (compose_with(celery_compose_broker_enabled=True),
+                                          ['celery_compose_broker_password must be set']),
+    'broker password too short': (compose_with(celery_compose_broker_enabled=True,
+                                               celery_compose_broker_password=SHORT_BROKER_PASSWORD),
+                                  ['celery_compose_broker_password', '12 or more characters']),
+    'environment value with a newline': (compose_with(celery_environment={'GREETING': 'hello\nINJECTED=1'}),
+                                         ['celery_environment']),
+    'platform kubernetes not yet': (compose_with(celery_platform='kubernetes'),
+                                    ["celery_platform 'kubernetes' is not supported"]),
+    # These fail in the worker's own checks, after the shared ones have run
+    # `docker compose version` on the target.
+    'cpu_limit zero': (compose_with_group(0, cpu_limit=0), ['celery_worker_groups[0] (io).cpu_limit']),
+    'cpu_limit not a number': (compose_with_group(1, cpu_limit='lots'), ['celery_worker_groups', 'cpu_limit']),
+}
+AFTER_ENGINE_CHECK = ('cpu_limit zero', 'cpu_limit not a number')
+
+
+@functools.lru_cache(maxsize=None)
+def compose_runs_here():
+    try:
+        return subprocess.run(['docker', 'compose', 'version'], capture_output=True, timeout=30,
+                              check=False).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
 def run_role(variables, tmp_path, playbook='playbook.yml', hosts='localhost,'):
+    if variables.get('celery_platform') == 'compose':
+        variables = dict(variables, celery_compose_project_dir=str(tmp_path / 'project'))
     extra = tmp_path / 'vars.json'
     extra.write_text(json.dumps(variables))
     env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK='ansible.builtin.json', ANSIBLE_NOCOLOR='1',
@@ -124,7 +188,7 @@ def check_fails_in_preflight(proc, fragments, tmp_path):
         for fragment in fragments:
             assert fragment in result.get('msg', ''), result.get('msg')
     # A secret in the input never reaches the output or the log.
-    for secret in (SECRET, 'your_flower_password_here'):
+    for secret in SECRETS:
         assert secret not in proc.stdout + proc.stderr
         assert secret not in (tmp_path / 'ansible.log').read_text()
 
@@ -152,3 +216,45 @@ def test_good_input_passes_preflight(tmp_path):
     assert 'Install the app and its shared files' in names, names
     failed = [task['task']['name'] for task in tasks if task['hosts'].get('localhost', {}).get('failed')]
     assert not any(name.split(' : ')[-1].startswith('Check celery_') for name in failed), failed
+
+
+@pytest.mark.parametrize('case', sorted(COMPOSE_CASES))
+def test_bad_compose_input_fails_in_preflight(case, tmp_path):
+    if case in AFTER_ENGINE_CHECK and not compose_runs_here():
+        pytest.skip('`docker compose version` fails on this machine; the shared compose checks stop first')
+    variables, fragments = COMPOSE_CASES[case]
+    check_fails_in_preflight(run_role(variables, tmp_path), fragments, tmp_path)
+
+
+def test_good_compose_input_passes_preflight(tmp_path):
+    """The compose variables pass every check, the Docker Compose v2 one
+    included, and the whole check run goes through: the secrets files and the
+    Compose files are rendered (the fragment filter runs on the real role
+    variables), nothing is written, and as the project directory does not
+    exist, `docker compose up` is never run."""
+    if not compose_runs_here():
+        pytest.skip('`docker compose version` fails on this machine')
+    variables = compose_with(celery_compose_broker_enabled=True, celery_compose_broker_password=BROKER_PASSWORD,
+                             celery_broker_url='redis://:%s@broker:6379/0' % BROKER_PASSWORD)
+    variables['celery_worker_groups'][1].update(cpu_limit=1.5, memory_limit_mb=400)
+    proc = run_role(variables, tmp_path)
+    report = json.loads(proc.stdout)
+    tasks = [task for play in report['plays'] for task in play['tasks']]
+    names = [task['task']['name'].split(' : ')[-1] for task in tasks]
+    for name in ('Check celery_image', 'Check the container user', 'Check the all-in-one broker settings',
+                 'Require Docker Compose v2', 'Check celery_worker_groups', 'Install the app and its shared files'):
+        assert name in names, names
+    failed = [task['task']['name'] for task in tasks if task['hosts'].get('localhost', {}).get('failed')]
+    assert proc.returncode == 0 and not failed, failed
+    results = [(name, task['hosts'].get('localhost', {})) for name, task in zip(names, tasks)]
+    assert any(name == 'Write the worker services' and result.get('changed') for name, result in results)
+    compose_runs = [result for _name, result in results
+                    if result.get('action') == 'community.docker.docker_compose_v2']
+    assert compose_runs and all(result.get('skipped') for result in compose_runs)
+    commands = [result.get('cmd') for _name, result in results
+                if result.get('action') in ('ansible.builtin.command', 'ansible.builtin.shell')]
+    assert commands == [['docker', 'compose', 'version', '--short']], commands
+    assert not (tmp_path / 'project').exists()
+    for secret in SECRETS:
+        assert secret not in proc.stdout + proc.stderr
+        assert secret not in (tmp_path / 'ansible.log').read_text()

@@ -1,11 +1,15 @@
 """Talk to a deployed Celery app as a client, from inside a test host.
 
 Reads the broker and backend URLs from the environment of a running worker
-process (so no secret passes on a command line), then:
+process (systemd: --pid), or from its own environment (Compose: run through
+the containers' entry point, which exports the secrets), so no secret passes
+on a command line; then:
   ping   every expected node answers a ping
   tasks  a task sent to each queue returns the right result and ran on a
          node of the group that consumes that queue
   ticks  the beat counter (celeryops_demo:ticks) before and after a wait
+  send   send io_sleep(--seconds) to --queue; prints its task id
+  result wait for --task-id; prints its state, result and node
 Prints one JSON document; exits 1 with a message when a check fails.
 """
 
@@ -33,14 +37,17 @@ def fail(message, **details):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument('--pid', type=int, required=True, help='PID of a running worker')
+    parser.add_argument('--pid', type=int, help='PID of a running worker (default: use this environment)')
     parser.add_argument('--nodes', default='', help='comma-separated node names that must answer')
-    parser.add_argument('--check', choices=['ping', 'tasks', 'all', 'ticks'], default='all')
+    parser.add_argument('--check', choices=['ping', 'tasks', 'all', 'ticks', 'send', 'result'], default='all')
+    parser.add_argument('--queue', default='io')
+    parser.add_argument('--seconds', type=float, default=8.0)
+    parser.add_argument('--task-id', default='')
     parser.add_argument('--wait', type=float, default=10.0, help='seconds between two tick counts')
     parser.add_argument('--timeout', type=float, default=30.0)
     args = parser.parse_args()
 
-    env = environ_of(args.pid)
+    env = environ_of(args.pid) if args.pid else dict(os.environ)
     for key in ('CELERY_BROKER_URL', 'CELERY_RESULT_BACKEND'):
         if key in env:
             os.environ[key] = env[key]
@@ -49,6 +56,23 @@ def main():
 
     expected = sorted(node for node in args.nodes.split(',') if node)
     report = {'ok': True, 'expected_nodes': expected}
+
+    if args.check == 'send':
+        result = tasks.io_sleep.apply_async((args.seconds,), queue=args.queue)
+        report['task_id'] = result.id
+        print(json.dumps(report, sort_keys=True))
+        return
+
+    if args.check == 'result':
+        result = app.AsyncResult(args.task_id)
+        try:
+            value = result.get(timeout=args.timeout, propagate=False)
+        except Exception as exc:  # a timeout is a result too: the task was lost or is late
+            value = repr(exc)
+        report.update(state=result.state, result=value, node=result.worker or '')
+        report['ok'] = result.state == 'SUCCESS'
+        print(json.dumps(report, sort_keys=True))
+        return
 
     if args.check == 'ticks':
         import time
@@ -88,7 +112,9 @@ def main():
             results.append({'task': label, 'result': got, 'node': node})
             if got != want:
                 fail('%s returned %r, expected %r' % (label, got, want), tasks=results)
-            if not (node.startswith(group) and node[len(group):].split('@')[0].isdigit()):
+            # systemd: <group><n>@host; Compose: <group>@<container>.
+            instance = node[len(group):].split('@')[0]
+            if not (node.startswith(group) and '@' in node and (instance == '' or instance.isdigit())):
                 fail('%s ran on node %r, not on a node of group %r' % (label, node, group), tasks=results)
         report['tasks'] = results
         # Both cpu instances take work: 16 tasks of ~50 ms with prefetch 1.

@@ -51,6 +51,34 @@ def test_errors_name_the_variable(groups, fragment):
     assert any(fragment in error for error in errors), errors
 
 
+@pytest.mark.parametrize('value', [0.25, 1, 1.5, 16])
+def test_cpu_limit_accepts_a_positive_number(value):
+    assert cw.group_errors([dict(IO, cpu_limit=value)]) == []
+
+
+@pytest.mark.parametrize('value', [0, 0.0, -1, -0.5, True, False, '1.5', 'lots', [1], float('nan'), float('inf')])
+def test_cpu_limit_rejects_what_is_not_a_positive_number(value):
+    errors = cw.group_errors([dict(IO, cpu_limit=value)])
+    assert errors == ['celery_worker_groups[0] (io).cpu_limit must be a number of CPUs above 0 (e.g. 1.5);'
+                      ' got %r' % (value,)]
+
+
+@pytest.mark.parametrize('value', [1, 400, 65536])
+def test_memory_limit_mb_accepts_a_whole_number(value):
+    assert cw.group_errors([dict(CPU, memory_limit_mb=value)]) == []
+
+
+@pytest.mark.parametrize('value', [0, -400, 400.0, 1.5, '400', '400M', True])
+def test_memory_limit_mb_rejects_what_is_not_a_whole_number(value):
+    errors = cw.group_errors([IO, dict(CPU, memory_limit_mb=value)])
+    assert errors == ['celery_worker_groups[1] (cpu).memory_limit_mb must be a whole number of 1 or more;'
+                      ' got %r' % (value,)]
+
+
+def test_limits_left_out_or_none_are_fine():
+    assert cw.group_errors([dict(IO, cpu_limit=None, memory_limit_mb=None)]) == []
+
+
 def test_every_problem_is_reported():
     errors = cw.group_errors([dict(IO, concurrency=0, queues=[], pool='nope')])
     assert len(errors) == 3, errors
@@ -143,3 +171,27 @@ def test_apply_plan_keeps_autoscale_instead_of_concurrency():
     groups = [{'name': 'cpu', 'queues': ['cpu'], 'kind': 'cpu', 'autoscale': '4,1'}]
     merged = cw.apply_plan(groups, [PLANNED_CPU])[0]
     assert 'concurrency' not in merged and merged['autoscale'] == '4,1'
+
+
+def test_apply_plan_fills_the_container_limits():
+    groups = [{'name': 'cpu', 'queues': ['cpu'], 'kind': 'cpu'}]
+    merged = cw.apply_plan(groups, [dict(PLANNED_CPU, cpu_limit=1.1, memory_max_mb=610)])[0]
+    assert merged['cpu_limit'] == 1.1
+    assert merged['memory_limit_mb'] == 610  # the plan's memory_max_mb
+    assert cw.group_errors([merged]) == []
+
+
+@pytest.mark.parametrize('own', [{'cpu_limit': 0.5}, {'memory_limit_mb': 300},
+                                 {'cpu_limit': 2, 'memory_limit_mb': 1024}])
+def test_apply_plan_keeps_the_groups_own_limits(own):
+    groups = [dict({'name': 'cpu', 'queues': ['cpu'], 'kind': 'cpu'}, **own)]
+    merged = cw.apply_plan(groups, [dict(PLANNED_CPU, cpu_limit=1.1, memory_max_mb=610)])[0]
+    assert merged['cpu_limit'] == own.get('cpu_limit', 1.1)
+    assert merged['memory_limit_mb'] == own.get('memory_limit_mb', 610)
+
+
+def test_apply_plan_without_limits_in_the_plan_adds_none():
+    groups = [{'name': 'cpu', 'queues': ['cpu'], 'kind': 'cpu'}, {'name': 'fixed', 'queues': ['x']}]
+    cpu, fixed = cw.apply_plan(groups, [PLANNED_CPU])
+    assert 'cpu_limit' not in cpu and 'memory_limit_mb' not in cpu
+    assert fixed == groups[1]  # no plan for it: nothing filled in

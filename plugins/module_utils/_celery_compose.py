@@ -1,0 +1,255 @@
+# -*- coding: utf-8 -*-
+# Copyright: celeryops.deploy developers
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+"""Compose services for the Celery worker groups, beat, Flower and the broker.
+
+Pure functions (no Ansible imports, unit-tested). The command lines come
+from the same builders as the systemd units (``_celery_worker.worker_argv``,
+``_celery_cmd``); only the process supervision differs.
+
+Secrets never enter the Compose model: ``docker inspect`` shows a
+container's environment, labels and command, so the broker URL and Flower
+credentials live in files under the project's ``secrets/`` directory,
+mounted as Compose secrets, and a small shell entry point
+(``celeryops-exec.sh``) exports them and ``exec``s the command. With
+``init: true`` Docker's init is PID 1 and forwards SIGTERM to Celery, which
+then does its warm shutdown within ``stop_grace_period``.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+# Where the helper files land inside every container (Compose configs).
+EXEC_PATH = '/run/celeryops/exec.sh'
+PROBE_PATH = '/run/celeryops/probe.py'
+# Compose secret names; the exec shim reads /run/secrets/<name>.
+COMMON_SECRET = 'celery_env'
+ROLE_SECRET_TARGET = 'celery_role_env'
+# Flower listens on this port inside its container; the host side is
+# celery_flower_address:celery_flower_port.
+FLOWER_CONTAINER_PORT = 5555
+
+
+def escape(value):
+    """Escape Compose interpolation: a literal '$' is written '$$'."""
+    if isinstance(value, str):
+        return value.replace('$', '$$')
+    if isinstance(value, list):
+        return [escape(item) for item in value]
+    if isinstance(value, dict):
+        return dict((key, escape(item)) for key, item in value.items())
+    return value
+
+
+def _duration(seconds):
+    return '%ds' % int(seconds)
+
+
+def _healthcheck(settings, test):
+    health = settings.get('healthcheck') or {}
+    return {
+        'test': ['CMD', '/bin/sh', EXEC_PATH] + test,
+        'interval': _duration(health.get('interval', 30)),
+        'timeout': _duration(health.get('timeout', 15)),
+        'retries': int(health.get('retries', 3)),
+        'start_period': _duration(health.get('start_period', 30)),
+    }
+
+
+def _probe(settings, *args):
+    return [settings.get('python', 'python3'), PROBE_PATH, '--app', settings['app_module']] + list(args)
+
+
+def base_service(settings, component, role_secret=None):
+    """What every Celery container shares: image, user, sandbox, secrets, logs."""
+    secrets = [COMMON_SECRET]
+    if role_secret:
+        secrets.append({'source': role_secret, 'target': ROLE_SECRET_TARGET})
+    labels = {
+        'io.celeryops.app': settings['app_name'],
+        'io.celeryops.component': component,
+    }
+    if settings.get('revision'):
+        # Changes when a secrets file is rewritten, so Compose recreates the
+        # containers (it does not look into secret files); the value is a
+        # file time, not derived from the secret.
+        labels['io.celeryops.secrets-revision'] = str(settings['revision'])
+    service = {
+        'image': settings['image'],
+        'init': True,
+        'user': '%d:%d' % (int(settings.get('uid', 10001)), int(settings.get('gid', 10001))),
+        'read_only': True,
+        'tmpfs': ['/tmp'],
+        'cap_drop': ['ALL'],
+        'security_opt': ['no-new-privileges:true'],
+        'restart': settings.get('restart', 'unless-stopped'),
+        'entrypoint': ['/bin/sh', EXEC_PATH],
+        'environment': {'PYTHONUNBUFFERED': '1'},
+        'secrets': secrets,
+        'configs': [
+            {'source': 'celeryops_exec', 'target': EXEC_PATH},
+            {'source': 'celeryops_probe', 'target': PROBE_PATH},
+        ],
+        'labels': labels,
+        'logging': {
+            'driver': 'json-file',
+            'options': {
+                'max-size': str(settings.get('log_max_size', '10m')),
+                'max-file': str(settings.get('log_max_file', 5)),
+            },
+        },
+    }
+    if settings.get('broker_enabled'):
+        service['depends_on'] = {'broker': {'condition': 'service_healthy'}}
+    return service
+
+
+def _limits(group):
+    limits = {}
+    if group.get('cpu_limit'):
+        limits['cpus'] = '%g' % float(group['cpu_limit'])
+    if group.get('memory_limit_mb'):
+        limits['memory'] = '%dM' % int(group['memory_limit_mb'])
+    return limits
+
+
+def worker_services(groups, settings):
+    """One service per worker group: ``worker-<group>``, ``instances`` replicas.
+
+    ``groups`` are normalized groups (with ``argv`` and ``stop_timeout``).
+    The node name is ``<group>@<container hostname>``: replicas differ by
+    hostname, and the health check pings exactly its own node.
+    """
+    services = {}
+    for group in groups:
+        service = base_service(settings, 'worker', 'worker_%s_env' % group['name'].replace('-', '_'))
+        service['labels']['io.celeryops.group'] = group['name']
+        service['command'] = ['celery'] + list(group['argv']) + ['--hostname=%s@%%h' % group['name']]
+        service['stop_signal'] = 'SIGTERM'
+        service['stop_grace_period'] = _duration(group['stop_timeout'])
+        deploy = {'replicas': int(group.get('instances') or 1)}
+        limits = _limits(group)
+        if limits:
+            deploy['resources'] = {'limits': limits}
+        service['deploy'] = deploy
+        service['healthcheck'] = _healthcheck(settings, _probe(settings, 'ping', group['name']))
+        services['worker-%s' % group['name']] = service
+    return services
+
+
+def worker_secrets(groups, project_dir):
+    """The per-group secret files (environment of each group)."""
+    return dict(('worker_%s_env' % group['name'].replace('-', '_'),
+                 {'file': '%s/secrets/worker-%s.env' % (project_dir, group['name'])}) for group in groups)
+
+
+def beat_service(argv, settings, stop_timeout=60):
+    """The beat service: one replica, its schedule on the ``beat-data`` volume."""
+    service = base_service(settings, 'beat', 'beat_env')
+    service['command'] = ['celery'] + list(argv)
+    service['stop_signal'] = 'SIGTERM'
+    service['stop_grace_period'] = _duration(stop_timeout)
+    service['deploy'] = {'replicas': 1}
+    service['volumes'] = ['beat-data:%s' % settings.get('state_dir', '/var/lib/celery')]
+    # Beat answers no ping; it is healthy when the app loads and reaches the broker.
+    service['healthcheck'] = _healthcheck(settings, _probe(settings, 'broker'))
+    return service
+
+
+def flower_service(argv, settings, address='127.0.0.1', port=5555, url_prefix='', persistent=False):
+    """The Flower service, published on address:port, authenticated by env."""
+    service = base_service(settings, 'flower', 'flower_env')
+    service['command'] = ['celery'] + list(argv)
+    service['deploy'] = {'replicas': 1}
+    service['ports'] = ['%s:%d:%d' % (_host(address), int(port), FLOWER_CONTAINER_PORT)]
+    if persistent:
+        service['volumes'] = ['flower-data:%s' % settings.get('state_dir', '/var/lib/celery')]
+    path = '/%s/healthcheck' % url_prefix.strip('/') if url_prefix.strip('/') else '/healthcheck'
+    url = 'http://127.0.0.1:%d%s' % (FLOWER_CONTAINER_PORT, path)
+    service['healthcheck'] = _healthcheck(settings, _probe(settings, 'http', url))
+    return service
+
+
+def _host(address):
+    return '[%s]' % address if ':' in address else address
+
+
+def broker_service(settings):
+    """The optional all-in-one Redis: password and settings from a secret file."""
+    service = {
+        'image': settings['broker_image'],
+        'command': ['redis-server', '/run/secrets/broker_conf'],
+        'read_only': True,
+        'tmpfs': ['/tmp'],
+        'cap_drop': ['ALL'],
+        'security_opt': ['no-new-privileges:true'],
+        'restart': settings.get('restart', 'unless-stopped'),
+        'secrets': ['broker_conf'],
+        'volumes': ['broker-data:/data'],
+        'labels': {'io.celeryops.app': settings['app_name'], 'io.celeryops.component': 'broker'},
+        'logging': {'driver': 'json-file', 'options': {
+            'max-size': str(settings.get('log_max_size', '10m')),
+            'max-file': str(settings.get('log_max_file', 5))}},
+        # NOAUTH means the server answers: the check needs no password.
+        'healthcheck': {
+            'test': ['CMD-SHELL', 'redis-cli -p 6379 ping | grep -Eq "PONG|NOAUTH"'],
+            'interval': '5s', 'timeout': '5s', 'retries': 10, 'start_period': '5s',
+        },
+    }
+    if settings.get('broker_user'):
+        service['user'] = settings['broker_user']
+    return service
+
+
+def project(services, secrets=None, configs=None, volumes=None):
+    """A Compose file body (one fragment of the project), escaped."""
+    body = {'services': services}
+    if secrets:
+        body['secrets'] = secrets
+    if configs:
+        body['configs'] = configs
+    if volumes:
+        body['volumes'] = dict((name, {}) for name in volumes)
+    return escape(body)
+
+
+def shared_files(project_dir):
+    """Top-level secrets and configs every Celery service refers to."""
+    return (
+        {COMMON_SECRET: {'file': '%s/secrets/celery.env' % project_dir}},
+        {'celeryops_exec': {'file': '%s/celeryops-exec.sh' % project_dir},
+         'celeryops_probe': {'file': '%s/celeryops-probe.py' % project_dir}},
+    )
+
+
+def fragment(settings, component, **kwargs):
+    """The Compose file of one role: ``worker``, ``beat``, ``flower`` or ``broker``.
+
+    Each role writes its own file into the project directory; the roles run
+    ``docker compose`` with all of them, so one project holds the whole app.
+    """
+    project_dir = settings['project_dir']
+    secrets, configs = shared_files(project_dir)
+    volumes = []
+    if component == 'worker':
+        groups = kwargs['groups']
+        services = worker_services(groups, settings)
+        secrets.update(worker_secrets(groups, project_dir))
+    elif component == 'beat':
+        services = {'beat': beat_service(kwargs['argv'], settings, kwargs.get('stop_timeout', 60))}
+        secrets['beat_env'] = {'file': '%s/secrets/beat.env' % project_dir}
+        volumes.append('beat-data')
+    elif component == 'flower':
+        persistent = bool(kwargs.get('persistent'))
+        services = {'flower': flower_service(kwargs['argv'], settings, kwargs.get('address', '127.0.0.1'),
+                                             kwargs.get('port', 5555), kwargs.get('url_prefix', ''), persistent)}
+        secrets['flower_env'] = {'file': '%s/secrets/flower.env' % project_dir}
+        if persistent:
+            volumes.append('flower-data')
+    elif component == 'broker':
+        return project({'broker': broker_service(settings)},
+                       {'broker_conf': {'file': '%s/secrets/broker.conf' % project_dir}}, None, ['broker-data'])
+    else:
+        raise ValueError('unknown Compose component %r' % (component,))
+    return project(services, secrets, configs, volumes)

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The demo app's container image (celeryops/demo-app:latest, or $APP_IMAGE) for
+# the Docker Compose deployment, built offline: from the local base image and
+# the local wheelhouse, which goes into the build context as wheels/ without
+# being copied into the source tree.
+# Skips the build when the image carries the hash of its inputs (Dockerfile,
+# wheelhouse, base image); set REBUILD=1 to force.
+source "$(dirname "$0")/lib.sh"
+
+APP_IMAGE="${APP_IMAGE:-celeryops/demo-app:latest}"
+app="$ROOT/examples/demo_app"
+wh="$CACHE/wheelhouse"
+stamp="$wh/.celeryops-wheelhouse.sha256"
+hash_label="celeryops.build-sha256"
+pip_args="--no-index --find-links /src/wheels"
+packages="celeryops-demo flower"
+
+if [ ! -f "$stamp" ] || ! compgen -G "$wh/celeryops_demo-*.whl" >/dev/null; then
+  die "wheelhouse $wh is missing or incomplete: run 'make wheelhouse' (scripts/build-wheelhouse.sh) first"
+fi
+docker info >/dev/null 2>&1 || die "no Docker engine: run scripts/ensure-docker.sh"
+base_id=$(docker image inspect -f '{{.Id}}' "$BASE_IMAGE" 2>/dev/null) \
+  || die "base image $BASE_IMAGE missing: run scripts/build-images.sh"
+
+# Everything the image is made of; a new base image (REBUILD=1 make images)
+# or other build args also mean a rebuild.
+want=$( (cat "$app/Dockerfile" "$stamp"; printf '%s\n' "$base_id" "$pip_args" "$packages") \
+  | sha256sum | cut -d' ' -f1)
+have=$(docker image inspect -f "{{ index .Config.Labels \"$hash_label\" }}" "$APP_IMAGE" 2>/dev/null) || have=""
+if [ -z "${REBUILD:-}" ] && [ "$have" = "$want" ]; then
+  log "image $APP_IMAGE up to date"
+  exit 0
+fi
+
+log "building $APP_IMAGE from $BASE_IMAGE and $wh"
+buildlog=$(mktemp)
+trap 'rm -f "$buildlog"' EXIT
+start=$SECONDS
+# The context is streamed: the app's files plus the wheelhouse renamed to
+# wheels/ (tar's -C is relative to the one before, hence the absolute path).
+# A streamed tarball bypasses .dockerignore, so its patterns are repeated
+# here. Classic builder: the engine is 20.10 without buildx.
+tar -c --sort=name --owner=0 --group=0 --numeric-owner \
+    --exclude=build --exclude=dist --exclude='*.egg-info' --exclude=__pycache__ \
+    --exclude='*.py[co]' --exclude=.venv --exclude=.git \
+    --exclude=.celeryops-wheelhouse.sha256 \
+    --transform='s,^wheelhouse,wheels,' \
+    -C "$app" . -C "$(cd "$CACHE" && pwd)" wheelhouse \
+  | DOCKER_BUILDKIT=0 docker build --rm --force-rm \
+      --build-arg BASE_IMAGE="$BASE_IMAGE" \
+      --build-arg PIP_INSTALL_ARGS="$pip_args" \
+      --build-arg PACKAGES="$packages" \
+      --label "$hash_label=$want" \
+      -t "$APP_IMAGE" - >"$buildlog" 2>&1 \
+  || { tail -n 30 "$buildlog" >&2; die "docker build of $APP_IMAGE failed"; }
+# Remove what a build leaves dangling, and only that: the build stage (the
+# classic builder keeps it) and the image this one replaced (unless in use).
+docker image prune -f --filter "label=celeryops.stage=demo-app-build" >/dev/null
+docker image prune -f --filter "label=$hash_label" >/dev/null
+size=$(docker image inspect -f '{{.Size}}' "$APP_IMAGE")
+log "built $APP_IMAGE in $((SECONDS - start)) s ($((size / 1000000)) MB)"
