@@ -247,7 +247,7 @@ def test_good_compose_input_passes_preflight(tmp_path):
     failed = [task['task']['name'] for task in tasks if task['hosts'].get('localhost', {}).get('failed')]
     assert proc.returncode == 0 and not failed, failed
     results = [(name, task['hosts'].get('localhost', {})) for name, task in zip(names, tasks)]
-    assert any(name == 'Write the worker services' and result.get('changed') for name, result in results)
+    assert any(name == 'Write the services of role worker' and result.get('changed') for name, result in results)
     compose_runs = [result for _name, result in results
                     if result.get('action') == 'community.docker.docker_compose_v2']
     assert compose_runs and all(result.get('skipped') for result in compose_runs)
