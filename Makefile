@@ -8,11 +8,11 @@ export PATH := $(BIN):$(PATH)
 # The collection as Ansible sees it from this checkout.
 COLLECTIONS := $(CURDIR)/.cache/collections
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
-SCENARIOS ?= systemd compose
+SCENARIOS ?= systemd compose kubernetes
 # make demo PLATFORM=compose: the demo as a Docker Compose project.
 PLATFORM ?= systemd
 
-.PHONY: help setup host venv wheelhouse images app-image link lint unit input sanity molecule demo-check bench bench-smoke test demo clean
+.PHONY: help setup host venv wheelhouse images app-image k8s-tools link lint unit input sanity molecule demo-check bench bench-smoke test demo clean
 
 help:
 	@echo "make demo   - set up this machine, deploy the demo app with the collection, answer a task"
@@ -38,6 +38,10 @@ wheelhouse: venv
 app-image: images wheelhouse
 	scripts/build-app-image.sh
 
+# kubernetes-validate and checkov, in their own venv (kubernetes scenario).
+k8s-tools:
+	scripts/ensure-k8s-tools.sh
+
 # Put this checkout where Ansible looks for celeryops.deploy.
 link:
 	@mkdir -p $(COLLECTIONS)/ansible_collections/celeryops
@@ -59,7 +63,7 @@ input: venv link
 sanity: venv
 	scripts/sanity.sh
 
-molecule: setup
+molecule: setup k8s-tools
 	for s in $(SCENARIOS); do $(BIN)/molecule test -s $$s || exit 1; done
 
 # The build/install check: the demo builds the tarball, installs it into an

@@ -27,8 +27,12 @@ base_id=$(docker image inspect -f '{{.Id}}' "$BASE_IMAGE" 2>/dev/null) \
 want=$( (cat "$app/Dockerfile" "$stamp"; printf '%s\n' "$base_id" "$pip_args" "$packages") \
   | sha256sum | cut -d' ' -f1)
 have=$(docker image inspect -f "{{ index .Config.Labels \"$hash_label\" }}" "$APP_IMAGE" 2>/dev/null) || have=""
+# The demo app's version as a second tag (manifests pin a version, not latest).
+version=$(sed -n 's/^version = "\(.*\)"$/\1/p' "$app/pyproject.toml")
+versioned="${APP_IMAGE%:*}:$version"
 if [ -z "${REBUILD:-}" ] && [ "$have" = "$want" ]; then
-  log "image $APP_IMAGE up to date"
+  docker tag "$APP_IMAGE" "$versioned"
+  log "image $APP_IMAGE ($versioned) up to date"
   exit 0
 fi
 
@@ -57,5 +61,6 @@ tar -c --sort=name --owner=0 --group=0 --numeric-owner \
 # classic builder keeps it) and the image this one replaced (unless in use).
 docker image prune -f --filter "label=celeryops.stage=demo-app-build" >/dev/null
 docker image prune -f --filter "label=$hash_label" >/dev/null
+docker tag "$APP_IMAGE" "$versioned"
 size=$(docker image inspect -f '{{.Size}}' "$APP_IMAGE")
 log "built $APP_IMAGE in $((SECONDS - start)) s ($((size / 1000000)) MB)"

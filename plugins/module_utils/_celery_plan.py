@@ -963,6 +963,8 @@ def _finish(item, total_cpus, available):
         'memory_max_mb': memory_max,
         'cpu_quota': quota,
         'cpu_limit': round(cap, 2),
+        'cpu_request': round(per_instance, 2),
+        'memory_request_mb': expected,
         'requests': {'cpu': k8s_cpu(per_instance), 'memory': '%dMi' % expected},
         'limits': {'cpu': k8s_cpu(cap), 'memory': '%dMi' % memory_max},
         'replicas': instances,

@@ -19,20 +19,28 @@ POOLS = ('prefork', 'threads', 'gevent', 'eventlet', 'solo')
 # silently, which would leave a user thinking memory is bounded when it is not.
 PREFORK_ONLY = ('max_tasks_per_child', 'max_memory_per_child', 'autoscale')
 POSITIVE_INTS = ('concurrency', 'instances', 'prefetch_multiplier', 'max_tasks_per_child',
-                 'max_memory_per_child', 'time_limit', 'soft_time_limit', 'stop_timeout', 'memory_limit_mb')
+                 'max_memory_per_child', 'time_limit', 'soft_time_limit', 'stop_timeout', 'memory_limit_mb',
+                 'memory_request_mb', 'autoscale_queue_length', 'max_replicas')
+CPU_NUMBERS = ('cpu_limit', 'cpu_request')
+AUTOSCALERS = ('none', 'hpa', 'keda')
 # The workload of a group: when `kind` is given, celery_worker_plan fills in
 # what the group leaves out (pool, concurrency, instances, ...).
 WORKLOAD_KEYS = ('kind', 'task_memory_mb', 'avg_duration_s', 'rate_per_s', 'max_wait_s', 'io_share')
 # plan_summary/plan_reasons are added by apply_plan for the env file comment.
 # cpu_limit (CPUs) and memory_limit_mb cap one instance/replica: container
-# limits on Compose and Kubernetes.
-KNOWN_KEYS = frozenset(('name', 'queues', 'pool') + POSITIVE_INTS + ('autoscale', 'environment', 'extra_args', 'cpu_limit')
+# limits on Compose and Kubernetes; cpu_request/memory_request_mb are the
+# Kubernetes requests; autoscaling/max_replicas/autoscale_queue_length size
+# the HPA or KEDA ScaledObject.
+KNOWN_KEYS = frozenset(('name', 'queues', 'pool') + POSITIVE_INTS + CPU_NUMBERS
+                       + ('autoscale', 'environment', 'extra_args', 'autoscaling')
                        + WORKLOAD_KEYS + ('plan_summary', 'plan_reasons'))
 # Group keys the plan may fill in, and the plan's name for each.
 PLANNED_KEYS = (('pool', 'pool'), ('concurrency', 'concurrency'), ('instances', 'instances'),
                 ('prefetch_multiplier', 'prefetch_multiplier'), ('max_tasks_per_child', 'max_tasks_per_child'),
                 ('max_memory_per_child', 'max_memory_per_child'), ('stop_timeout', 'stop_timeout_s'),
-                ('cpu_limit', 'cpu_limit'), ('memory_limit_mb', 'memory_max_mb'))
+                ('cpu_limit', 'cpu_limit'), ('memory_limit_mb', 'memory_max_mb'),
+                ('cpu_request', 'cpu_request'), ('memory_request_mb', 'memory_request_mb'),
+                ('autoscale_queue_length', 'autoscale_queue_length'))
 # Group names end in a letter: the node name is <group><instance>@host, and a
 # trailing digit would make 'q1' instance 1 and 'q' instance 11 collide.
 GROUP_NAME_RE = re.compile(r'^[a-z]([a-z0-9-]{0,28}[a-z])?$')
@@ -78,10 +86,17 @@ def _group_errors(index, group):
             value = group[key]
             if not _is_int(value) or value < 1:
                 errors.append('%s.%s must be a whole number of 1 or more; got %r' % (where, key, value))
-    cpu_limit = group.get('cpu_limit')
-    if cpu_limit is not None and (isinstance(cpu_limit, bool) or not isinstance(cpu_limit, (int, float))
-                                  or not cpu_limit > 0 or cpu_limit == float('inf')):
-        errors.append('%s.cpu_limit must be a number of CPUs above 0 (e.g. 1.5); got %r' % (where, cpu_limit))
+    for key in CPU_NUMBERS:
+        cpus = group.get(key)
+        if cpus is not None and (isinstance(cpus, bool) or not isinstance(cpus, (int, float))
+                                 or not cpus > 0 or cpus == float('inf')):
+            errors.append('%s.%s must be a number of CPUs above 0 (e.g. 1.5); got %r' % (where, key, cpus))
+    for request, limit in (('cpu_request', 'cpu_limit'), ('memory_request_mb', 'memory_limit_mb')):
+        low, high = group.get(request), group.get(limit)
+        if isinstance(low, (int, float)) and isinstance(high, (int, float)) and low > high:
+            errors.append('%s.%s (%s) must not be above %s (%s)' % (where, request, low, limit, high))
+    if group.get('autoscaling') is not None and group['autoscaling'] not in AUTOSCALERS:
+        errors.append('%s.autoscaling must be one of %s; got %r' % (where, ', '.join(AUTOSCALERS), group['autoscaling']))
     for key in PREFORK_ONLY:
         if group.get(key) is not None and pool != 'prefork':
             errors.append('%s.%s only works with the prefork pool (pool is %s): Celery would ignore it'

@@ -139,8 +139,13 @@ COMPOSE_CASES = {
                                   ['celery_compose_broker_password', '12 or more characters']),
     'environment value with a newline': (compose_with(celery_environment={'GREETING': 'hello\nINJECTED=1'}),
                                          ['celery_environment']),
-    'platform kubernetes not yet': (compose_with(celery_platform='kubernetes'),
-                                    ["celery_platform 'kubernetes' is not supported"]),
+    'unknown platform': (compose_with(celery_platform='nomad'),
+                         ['value of celery_platform must be one of: systemd, compose, kubernetes, got: nomad']),
+    'kubernetes namespace': (compose_with(celery_platform='kubernetes', celery_k8s_namespace='Bad_Name'),
+                             ['celery_k8s_namespace must be a DNS label']),
+    'keda on an sqs broker': (compose_with(celery_platform='kubernetes', celery_k8s_autoscaling='keda',
+                                           celery_broker_url='sqs://your_aws_key_here:%s@' % SECRET),
+                              ["celery_k8s_autoscaling (or a worker group's autoscaling) is 'keda'"]),
     # These fail in the worker's own checks, after the shared ones have run
     # `docker compose version` on the target.
     'cpu_limit zero': (compose_with_group(0, cpu_limit=0), ['celery_worker_groups[0] (io).cpu_limit']),

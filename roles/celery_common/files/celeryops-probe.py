@@ -4,11 +4,15 @@
   probe.py --app MODULE ping GROUP   the worker node GROUP@<this hostname>
                                      answers a broadcast ping
   probe.py --app MODULE broker       the app loads and reaches its broker
+  probe.py --app MODULE alive GROUP  liveness: the node answers, or the broker
+                                     is unreachable (then a restart would not
+                                     help: the worker reconnects by itself)
   probe.py --app MODULE http URL     URL answers 2xx (Flower /healthcheck)
 
 Run through celeryops-exec.sh, so the broker URL comes from the secrets.
 """
 import argparse
+import signal
 import socket
 import sys
 
@@ -34,6 +38,44 @@ def broker(app, timeout):
     return 0
 
 
+class Deadline(Exception):
+    """A phase of the liveness check ran out of time."""
+
+
+def _bounded(seconds, func, *args):
+    """Run func, raising Deadline after `seconds` (a broker that drops packets
+    can block a connect far longer than any probe timeout)."""
+    def expire(_signum, _frame):
+        raise Deadline('no answer within %ss' % seconds)
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(max(1, int(seconds)))
+    try:
+        return func(*args)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def alive(app, group, timeout):
+    """Fails only for a worker that is wedged while its broker works.
+
+    Bounded: at most `timeout` for the ping and `timeout` for the broker
+    check, so the kubelet's timeoutSeconds (30 s by default) is never hit.
+    """
+    try:
+        if _bounded(timeout + 1, ping, app, group, timeout) == 0:
+            return 0
+    except Exception as exc:  # no pong either way; the broker check decides
+        sys.stderr.write('ping failed (%s: %s)\n' % (type(exc).__name__, exc))
+    try:
+        _bounded(timeout, broker, app, timeout)
+    except Exception as exc:  # the broker is down: not this worker's fault
+        sys.stderr.write('broker unreachable (%s: %s): not restarting for that\n' % (type(exc).__name__, exc))
+        return 0
+    sys.stderr.write('the broker answers but the worker does not: wedged\n')
+    return 1
+
+
 def http(url, timeout):
     from urllib.request import urlopen
     with urlopen(url, timeout=timeout) as response:
@@ -44,7 +86,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--app', required=True)
     parser.add_argument('--timeout', type=float, default=10.0)
-    parser.add_argument('check', choices=('ping', 'broker', 'http'))
+    parser.add_argument('check', choices=('ping', 'alive', 'broker', 'http'))
     parser.add_argument('target', nargs='?')
     args = parser.parse_args(argv)
     try:
@@ -53,6 +95,8 @@ def main(argv=None):
         app = load_app(args.app)
         if args.check == 'ping':
             return ping(app, args.target, args.timeout)
+        if args.check == 'alive':
+            return alive(app, args.target, args.timeout)
         return broker(app, args.timeout)
     except Exception as exc:  # any failure is "unhealthy", with the reason in the health log
         sys.stderr.write('%s: %s\n' % (type(exc).__name__, exc))

@@ -267,6 +267,7 @@ def test_vm_2_cpus_4_gib_canonical():
         'name': 'io', 'kind': 'io', 'pool': 'threads', 'concurrency': 51, 'instances': 1,
         'prefetch_multiplier': 4, 'max_tasks_per_child': None, 'max_memory_per_child': None,
         'stop_timeout_s': 60, 'memory_max_mb': 3584, 'cpu_quota': '100%', 'cpu_limit': 1.0,
+        'cpu_request': 0.9, 'memory_request_mb': 3140,
         'requests': {'cpu': '900m', 'memory': '3140Mi'}, 'limits': {'cpu': '1', 'memory': '3584Mi'},
         'replicas': 1, 'autoscale_queue_length': 204, 'capacity_per_s': 255.0}
     assert io['warnings'] == ['concurrency lowered from 60 to 51 by memory: 3144 MB available (memory_mb 4096'
@@ -278,6 +279,7 @@ def test_vm_2_cpus_4_gib_canonical():
         'name': 'reports', 'kind': 'cpu', 'pool': 'prefork', 'concurrency': 1, 'instances': 1,
         'prefetch_multiplier': 1, 'max_tasks_per_child': 1000, 'max_memory_per_child': (80 + 450) * 1024,
         'stop_timeout_s': 90, 'memory_max_mb': 610, 'cpu_quota': '110%', 'cpu_limit': 1.1,
+        'cpu_request': 1.1, 'memory_request_mb': 440,
         'requests': {'cpu': '1100m', 'memory': '440Mi'}, 'limits': {'cpu': '1100m', 'memory': '610Mi'},
         'replicas': 1, 'autoscale_queue_length': 1, 'capacity_per_s': 0.05}
     assert reports['warnings'] == []
@@ -293,6 +295,7 @@ def test_host_64_cpus_256_gib_canonical():
         'name': 'io', 'kind': 'io', 'pool': 'threads', 'concurrency': 60, 'instances': 1,
         'prefetch_multiplier': 4, 'max_tasks_per_child': None, 'max_memory_per_child': None,
         'stop_timeout_s': 60, 'memory_max_mb': 4600, 'cpu_quota': '100%', 'cpu_limit': 1.0,
+        'cpu_request': 0.9, 'memory_request_mb': 3680,
         'requests': {'cpu': '900m', 'memory': '3680Mi'}, 'limits': {'cpu': '1', 'memory': '4600Mi'},
         'replicas': 1, 'autoscale_queue_length': 240, 'capacity_per_s': 300.0}
     # 64 - 0.9 = 63.1 CPUs -> 63 processes; MemoryMax leaves room for 63 children at 530 MB peak RSS.
@@ -300,6 +303,7 @@ def test_host_64_cpus_256_gib_canonical():
         'name': 'reports', 'kind': 'cpu', 'pool': 'prefork', 'concurrency': 63, 'instances': 1,
         'prefetch_multiplier': 1, 'max_tasks_per_child': 1000, 'max_memory_per_child': 542720,
         'stop_timeout_s': 90, 'memory_max_mb': 80 + 63 * 530, 'cpu_quota': '6310%', 'cpu_limit': 63.1,
+        'cpu_request': 63.1, 'memory_request_mb': 22760,
         'requests': {'cpu': '63100m', 'memory': '22760Mi'}, 'limits': {'cpu': '63100m', 'memory': '33470Mi'},
         'replicas': 1, 'autoscale_queue_length': 63, 'capacity_per_s': 3.15}
     assert io['warnings'] == reports['warnings'] == result['warnings'] == []
@@ -320,6 +324,7 @@ def test_container_cgroup_v2_1_5_cpus_512_mib(tmp_path):
         'name': 'thumbs', 'kind': 'cpu', 'pool': 'prefork', 'concurrency': 1, 'instances': 1,
         'prefetch_multiplier': 1, 'max_tasks_per_child': 1000, 'max_memory_per_child': (80 + 150) * 1024,
         'stop_timeout_s': 60, 'memory_max_mb': 310, 'cpu_quota': '150%', 'cpu_limit': 1.5,
+        'cpu_request': 1.5, 'memory_request_mb': 240,
         'requests': {'cpu': '1500m', 'memory': '240Mi'}, 'limits': {'cpu': '1500m', 'memory': '310Mi'},
         'replicas': 1, 'autoscale_queue_length': 1, 'capacity_per_s': 0.499}
     # Without a rate: 1.5 x 0.5 s / 3 ms = 250 threads, but 448 - 240 = 208 MB leave (208 - 80) // 10 = 12.

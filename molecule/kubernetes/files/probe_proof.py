@@ -1,0 +1,266 @@
+"""Run the probes of rendered Kubernetes manifests against real containers.
+
+No cluster runs here, so each Deployment's pod is reproduced on the Docker
+engine from the manifests themselves: the same image, command and args,
+user, read-only root, dropped capabilities, environment from the rendered
+ConfigMap and Secret, the probe ConfigMap mounted where the pod mounts it,
+emptyDirs as tmpfs, and the pod-like hostname. A Redis container answers to
+the broker host of the Secret's URL. Then the probe commands and httpGet
+paths, taken from the manifests, must:
+
+  succeed  against healthy containers (startup, readiness, liveness);
+  fail     against a wedged worker (SIGSTOP) while the broker works
+           (readiness and liveness) and against a stopped worker or Flower;
+  liveness keeps passing during a broker outage (readiness fails), and
+           readiness passes again once the broker is back.
+
+Every wait is bounded; the containers and network are removed at the end.
+Prints a JSON report; exits 1 when an expectation fails.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from urllib.parse import urlsplit
+
+import yaml
+
+
+def docker(*args, check=True, timeout=120):
+    proc = subprocess.run(('docker',) + args, capture_output=True, text=True, timeout=timeout, check=False)
+    if check and proc.returncode != 0:
+        raise RuntimeError('docker %s: %s' % (' '.join(args[:2]), proc.stderr.strip()))
+    return proc
+
+
+def load(directory):
+    docs = []
+    for name in sorted(os.listdir(directory)):
+        if name.endswith('.yaml'):
+            with open(os.path.join(directory, name)) as handle:
+                docs.extend(doc for doc in yaml.safe_load_all(handle) if doc)
+    return docs
+
+
+def by_kind(docs, kind):
+    return dict((doc['metadata']['name'], doc) for doc in docs if doc['kind'] == kind)
+
+
+class Proof:
+    def __init__(self, args, docs):
+        self.args = args
+        self.docs = docs
+        self.prefix = args.prefix
+        self.network = '%s-net' % self.prefix
+        self.results = []
+        self.ok = True
+        self.tmp = tempfile.mkdtemp(prefix='celeryops-probe-proof-')
+        self.containers = {}
+
+    # ---- setup -----------------------------------------------------------
+    def env_file(self, container):
+        configmaps = by_kind(self.docs, 'ConfigMap')
+        secrets = by_kind(self.docs, 'Secret')
+        env = {}
+        for source in container.get('envFrom', []):
+            if 'configMapRef' in source:
+                env.update(configmaps[source['configMapRef']['name']]['data'])
+            if 'secretRef' in source:
+                env.update(secrets[source['secretRef']['name']]['stringData'])
+        for item in container.get('env', []):
+            env[item['name']] = item['value']
+        path = os.path.join(self.tmp, '%s.env' % container['name'])
+        with open(path, 'w') as handle:
+            for key, value in sorted(env.items()):
+                handle.write('%s=%s\n' % (key, value))
+        os.chmod(path, 0o600)
+        return path, env
+
+    def configmap_dir(self, name):
+        directory = os.path.join(self.tmp, name)
+        if not os.path.isdir(directory):
+            os.makedirs(directory)
+            for key, value in by_kind(self.docs, 'ConfigMap')[name]['data'].items():
+                with open(os.path.join(directory, key), 'w') as handle:
+                    handle.write(value)
+            os.chmod(directory, 0o755)
+            for key in os.listdir(directory):
+                os.chmod(os.path.join(directory, key), 0o444)
+        return directory
+
+    def start_broker(self, url):
+        parts = urlsplit(url)
+        conf = os.path.join(self.tmp, 'redis.conf')
+        with open(conf, 'w') as handle:
+            handle.write('port %d\nrequirepass %s\nbind * -::*\nsave ""\n' % (parts.port or 6379, parts.password))
+        os.chmod(conf, 0o644)
+        name = '%s-broker' % self.prefix
+        docker('run', '-d', '--name', name, '--network', self.network, '--network-alias', parts.hostname,
+               '--user', '10001:10001', '-v', '%s:/etc/proof-redis.conf:ro' % conf,
+               '--entrypoint', 'redis-server', self.args.broker_image, '/etc/proof-redis.conf')
+        self.containers['broker'] = name
+        return name
+
+    def start_pod(self, deployment):
+        spec = deployment['spec']['template']['spec']
+        container = spec['containers'][0]
+        security = spec.get('securityContext', {})
+        name = '%s-%s' % (self.prefix, deployment['metadata']['name'])
+        env_path, _env = self.env_file(container)
+        argv = ['run', '-d', '--name', name, '--network', self.network,
+                '--hostname', '%s-5d9c7b6f4-x2k8q' % deployment['metadata']['name'][:40],
+                '--user', '%d:%d' % (security['runAsUser'], security['runAsGroup']),
+                '--env-file', env_path, '--cap-drop', 'ALL', '--security-opt', 'no-new-privileges']
+        if container['securityContext'].get('readOnlyRootFilesystem'):
+            argv.append('--read-only')
+        volumes = dict((volume['name'], volume) for volume in spec.get('volumes', []))
+        for mount in container.get('volumeMounts', []):
+            volume = volumes[mount['name']]
+            if 'configMap' in volume:
+                argv += ['-v', '%s:%s:ro' % (self.configmap_dir(volume['configMap']['name']), mount['mountPath'])]
+            elif 'emptyDir' in volume:
+                # fsGroup makes an emptyDir writable by the pod's group.
+                argv += ['--tmpfs', '%s:uid=%d,gid=%d,mode=0770' % (
+                    mount['mountPath'], security['runAsUser'], security.get('fsGroup', security['runAsGroup']))]
+        for port in container.get('ports', []):
+            argv += ['-p', '127.0.0.1::%d' % port['containerPort']]
+        argv += ['--entrypoint', container['command'][0], container['image']]
+        argv += container['command'][1:] + container.get('args', [])
+        docker(*argv)
+        self.containers[deployment['metadata']['name']] = name
+        return name, container
+
+    # ---- probes ----------------------------------------------------------
+    def run_probe(self, name, container, probe):
+        """True when the probe passes, as the kubelet would judge it."""
+        timeout = probe.get('timeoutSeconds', 1)
+        if 'exec' in probe:
+            try:
+                proc = docker('exec', name, *probe['exec']['command'], check=False, timeout=timeout + 5)
+            except subprocess.TimeoutExpired:
+                return False, 'timed out after %ss' % timeout
+            return proc.returncode == 0, (proc.stderr or proc.stdout).strip()[-200:]
+        http = probe['httpGet']
+        port = http['port']
+        if not isinstance(port, int):
+            port = [item['containerPort'] for item in container['ports'] if item['name'] == port][0]
+        mapped = docker('port', name, '%d/tcp' % port, check=False)
+        if mapped.returncode != 0 or not mapped.stdout.strip():
+            return False, 'port %s not published (container not running)' % port
+        host_port = mapped.stdout.strip().splitlines()[0].rsplit(':', 1)[1]
+        url = 'http://127.0.0.1:%s%s' % (host_port, http['path'])
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as response:
+                return 200 <= response.status < 400, '%s -> %d' % (http['path'], response.status)
+        except (urllib.error.URLError, OSError) as exc:
+            return False, '%s -> %s' % (http['path'], exc)
+
+    def expect(self, situation, deployment, kind, want):
+        name = self.containers[deployment['metadata']['name']]
+        container = deployment['spec']['template']['spec']['containers'][0]
+        probe = container['%sProbe' % kind]
+        passed, detail = self.run_probe(name, container, probe)
+        good = passed == want
+        self.ok = self.ok and good
+        self.results.append({'situation': situation, 'deployment': deployment['metadata']['name'],
+                             'probe': kind, 'passed': passed, 'expected': want, 'ok': good,
+                             'detail': detail})
+
+    def wait_for(self, deployment, kind, limit):
+        """Run a probe until it passes, at most `limit` seconds (bounded)."""
+        name = self.containers[deployment['metadata']['name']]
+        container = deployment['spec']['template']['spec']['containers'][0]
+        probe = container['%sProbe' % kind]
+        period = min(probe.get('periodSeconds', 10), 3)
+        deadline = time.time() + limit
+        while time.time() < deadline:
+            passed, _detail = self.run_probe(name, container, probe)
+            if passed:
+                return True
+            time.sleep(period)
+        return False
+
+    # ---- the proof -------------------------------------------------------
+    def run(self):
+        deployments = by_kind(self.docs, 'Deployment')
+        app = self.args.app
+        worker = deployments['%s-worker-%s' % (app, self.args.group)]
+        beat = deployments['%s-beat' % app]
+        flower = deployments['%s-flower' % app]
+        secret = by_kind(self.docs, 'Secret')['%s-secrets' % app]
+        docker('network', 'create', self.network)
+        self.start_broker(secret['stringData']['CELERY_BROKER_URL'])
+        for deployment in (worker, beat, flower):
+            self.start_pod(deployment)
+        for deployment in (worker, beat, flower):
+            started = self.wait_for(deployment, 'startup', self.args.timeout)
+            self.ok = self.ok and started
+            self.results.append({'situation': 'healthy', 'deployment': deployment['metadata']['name'],
+                                 'probe': 'startup', 'passed': started, 'expected': True, 'ok': started})
+        for kind in ('readiness', 'liveness'):
+            self.expect('healthy', worker, kind, True)
+            self.expect('healthy', flower, kind, True)
+        self.expect('healthy', beat, 'readiness', True)
+
+        # Wedged: the worker process stopped (SIGSTOP), the broker up.
+        docker('kill', '--signal', 'SIGSTOP', self.containers[worker['metadata']['name']])
+        self.expect('worker wedged, broker up', worker, 'readiness', False)
+        self.expect('worker wedged, broker up', worker, 'liveness', False)
+        docker('kill', '--signal', 'SIGCONT', self.containers[worker['metadata']['name']])
+        recovered = self.wait_for(worker, 'readiness', self.args.timeout)
+        self.ok = self.ok and recovered
+        self.results.append({'situation': 'worker resumed', 'deployment': worker['metadata']['name'],
+                             'probe': 'readiness', 'passed': recovered, 'expected': True, 'ok': recovered})
+
+        # Broker outage: readiness fails, liveness must not (no restart loop).
+        docker('stop', '-t', '1', self.containers['broker'])
+        self.expect('broker down', worker, 'readiness', False)
+        self.expect('broker down', worker, 'liveness', True)
+        self.expect('broker down', beat, 'readiness', False)
+        docker('start', self.containers['broker'])
+        back = self.wait_for(worker, 'readiness', self.args.timeout)
+        self.ok = self.ok and back
+        self.results.append({'situation': 'broker back', 'deployment': worker['metadata']['name'],
+                             'probe': 'readiness', 'passed': back, 'expected': True, 'ok': back})
+
+        # Stopped containers: every probe fails.
+        docker('stop', '-t', '5', self.containers[worker['metadata']['name']])
+        self.expect('worker stopped', worker, 'liveness', False)
+        docker('stop', '-t', '5', self.containers[flower['metadata']['name']])
+        self.expect('flower stopped', flower, 'liveness', False)
+
+    def cleanup(self):
+        for name in self.containers.values():
+            docker('rm', '-f', name, check=False)
+        docker('network', 'rm', self.network, check=False)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('manifests')
+    parser.add_argument('--app', required=True, help='celery_app_name')
+    parser.add_argument('--group', default='io', help='worker group to prove')
+    parser.add_argument('--broker-image', required=True, help='an image with redis-server')
+    parser.add_argument('--prefix', default='celeryops-proof')
+    parser.add_argument('--timeout', type=int, default=90, help='longest wait for one probe to pass')
+    args = parser.parse_args()
+    proof = Proof(args, load(args.manifests))
+    try:
+        proof.run()
+    except Exception as exc:  # report what was seen so far
+        proof.ok = False
+        proof.results.append({'error': '%s: %s' % (type(exc).__name__, exc)})
+    finally:
+        proof.cleanup()
+    print(json.dumps({'ok': proof.ok, 'results': proof.results}, indent=1, sort_keys=True))
+    sys.exit(0 if proof.ok else 1)
+
+
+if __name__ == '__main__':
+    main()

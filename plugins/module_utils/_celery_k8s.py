@@ -1,0 +1,420 @@
+# -*- coding: utf-8 -*-
+# Copyright: celeryops.deploy developers
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+"""Kubernetes manifests for the Celery worker groups, beat and Flower.
+
+Pure functions (no Ansible imports, unit-tested). The command lines come
+from the same builders as on systemd and Compose; the probes run the same
+``celeryops-probe.py`` (mounted from a ConfigMap).
+
+Probes, and why (the charts of Superset, Airflow and Sentry learned this):
+a worker whose liveness probe is ``celery inspect ping`` is restarted in a
+loop whenever the broker is briefly unreachable, and restarting does not
+bring the broker back. So:
+
+- startup and readiness: ``probe.py ping <group>``, the worker's own node
+  answers a broadcast ping (it consumes from the broker);
+- liveness: ``probe.py alive <group>``, which fails only when the broker
+  answers and the worker does not (wedged); during a broker outage it
+  passes and the worker reconnects by itself.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+
+PROBE_MOUNT = '/celeryops'
+PROBE_PATH = PROBE_MOUNT + '/probe.py'
+FLOWER_PORT = 5555
+MANAGED_BY = 'celeryops.deploy'
+
+
+def k8s_cpu(cpus):
+    """Kubernetes CPU quantity: 2 -> '2', 1.5 -> '1500m'."""
+    millis = max(1, int(round(float(cpus) * 1000)))
+    if millis % 1000 == 0:
+        return str(millis // 1000)
+    return '%dm' % millis
+
+
+def labels(settings, component):
+    """The recommended app.kubernetes.io labels; the first three select pods."""
+    result = selector(settings, component)
+    result['app.kubernetes.io/part-of'] = settings['app_name']
+    result['app.kubernetes.io/managed-by'] = MANAGED_BY
+    version = image_tag(settings['image'])
+    if version:
+        result['app.kubernetes.io/version'] = version
+    return result
+
+
+def selector(settings, component):
+    return {
+        'app.kubernetes.io/name': 'celery',
+        'app.kubernetes.io/instance': settings['app_name'],
+        'app.kubernetes.io/component': component,
+    }
+
+
+LABEL_VALUE_RE = re.compile(r'^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$')
+
+
+def image_tag(image):
+    """The tag of an image reference, when it is a valid label value."""
+    name = image.split('@', 1)[0]
+    last = name.rsplit('/', 1)[-1]
+    if ':' not in last:
+        return ''
+    tag = last.rsplit(':', 1)[1]
+    return tag if LABEL_VALUE_RE.match(tag) else ''
+
+
+def metadata(settings, name, component):
+    return {'name': name, 'namespace': settings['namespace'], 'labels': labels(settings, component)}
+
+
+def _probe_exec(settings, *args):
+    return {'exec': {'command': [settings.get('python', 'python3'), PROBE_PATH, '--app', settings['app_module']]
+                     + list(args)}}
+
+
+def _timing(settings, kind):
+    """Probe timings (seconds) from settings['probes'][kind], with defaults."""
+    defaults = {
+        'startup': {'periodSeconds': 10, 'timeoutSeconds': 20, 'failureThreshold': 30},
+        'readiness': {'periodSeconds': 30, 'timeoutSeconds': 20, 'failureThreshold': 3},
+        'liveness': {'periodSeconds': 60, 'timeoutSeconds': 30, 'failureThreshold': 3},
+    }[kind]
+    given = (settings.get('probes') or {}).get(kind) or {}
+    return dict((key, int(given.get(key, value))) for key, value in defaults.items())
+
+
+def _env_from(settings, extra_secret=None):
+    sources = [{'configMapRef': {'name': settings['config_name']}},
+               {'secretRef': {'name': settings['secret_name']}}]
+    if extra_secret:
+        sources.append({'secretRef': {'name': extra_secret}})
+    return sources
+
+
+def _container_security():
+    return {
+        'allowPrivilegeEscalation': False,
+        'readOnlyRootFilesystem': True,
+        'runAsNonRoot': True,
+        'privileged': False,
+        'capabilities': {'drop': ['ALL']},
+    }
+
+
+def _pod(settings, component, container, grace, extra_volumes=None):
+    volumes = [
+        {'name': 'tmp', 'emptyDir': {'medium': 'Memory', 'sizeLimit': '64Mi'}},
+        {'name': 'celeryops', 'configMap': {'name': settings['probe_config_name'], 'defaultMode': 0o444}},
+    ] + list(extra_volumes or [])
+    container.setdefault('volumeMounts', [])
+    container['volumeMounts'] = [{'name': 'tmp', 'mountPath': '/tmp'},
+                                 {'name': 'celeryops', 'mountPath': PROBE_MOUNT, 'readOnly': True}] \
+        + container['volumeMounts']
+    spec = {
+        'automountServiceAccountToken': False,
+        'enableServiceLinks': False,
+        'terminationGracePeriodSeconds': int(grace),
+        'securityContext': {
+            'runAsNonRoot': True,
+            'runAsUser': int(settings.get('uid', 10001)),
+            'runAsGroup': int(settings.get('gid', 10001)),
+            'fsGroup': int(settings.get('gid', 10001)),
+            'seccompProfile': {'type': 'RuntimeDefault'},
+        },
+        'containers': [container],
+        'volumes': volumes,
+    }
+    if settings.get('service_account'):
+        spec['serviceAccountName'] = settings['service_account']
+    if settings.get('image_pull_secrets'):
+        spec['imagePullSecrets'] = [{'name': name} for name in settings['image_pull_secrets']]
+    if settings.get('node_selector'):
+        spec['nodeSelector'] = dict(settings['node_selector'])
+    if settings.get('tolerations'):
+        spec['tolerations'] = list(settings['tolerations'])
+    return {'metadata': {'labels': labels(settings, component)}, 'spec': spec}
+
+
+def _container(settings, name, args, extra_secret=None):
+    return {
+        'name': name,
+        'image': settings['image'],
+        'imagePullPolicy': settings.get('image_pull_policy', 'IfNotPresent'),
+        'command': ['celery'],
+        'args': list(args),
+        'envFrom': _env_from(settings, extra_secret),
+        'securityContext': _container_security(),
+    }
+
+
+def _resources(group):
+    """Requests and limits of one replica.
+
+    Requests default to 100m CPU / 128Mi (never above a given limit); limits
+    are only what the group sets or the plan computed (a group without
+    either gets none: a guessed limit would throttle or OOM-kill it).
+    """
+    requests, limits = {}, {}
+    if group.get('cpu_limit'):
+        limits['cpu'] = k8s_cpu(group['cpu_limit'])
+    if group.get('memory_limit_mb'):
+        limits['memory'] = '%dMi' % int(group['memory_limit_mb'])
+    cpu = group.get('cpu_request') or min(0.1, float(group.get('cpu_limit') or 0.1))
+    memory = group.get('memory_request_mb') or min(128, int(group.get('memory_limit_mb') or 128))
+    requests['cpu'] = k8s_cpu(cpu)
+    requests['memory'] = '%dMi' % int(memory)
+    result = {'requests': requests}
+    if limits:
+        result['limits'] = limits
+    return result
+
+
+def _deployment(settings, name, component, pod, replicas=None, strategy=None):
+    spec = {
+        'revisionHistoryLimit': 5,
+        'selector': {'matchLabels': selector(settings, component)},
+        'template': pod,
+    }
+    if replicas is not None:
+        spec['replicas'] = int(replicas)
+    if strategy:
+        spec['strategy'] = strategy
+    return {'apiVersion': 'apps/v1', 'kind': 'Deployment', 'metadata': metadata(settings, name, component),
+            'spec': spec}
+
+
+def worker_manifests(groups, settings):
+    """Per group: Deployment, PodDisruptionBudget and, when asked, HPA or KEDA ScaledObject."""
+    docs = []
+    for group in groups:
+        component = 'worker-%s' % group['name']
+        name = '%s-%s' % (settings['app_name'], component)
+        container = _container(settings, 'worker', list(group['argv']) + ['--hostname=%s@%%h' % group['name']])
+        container['resources'] = _resources(group)
+        container['startupProbe'] = dict(_probe_exec(settings, 'ping', group['name']), **_timing(settings, 'startup'))
+        container['readinessProbe'] = dict(_probe_exec(settings, 'ping', group['name']),
+                                           **_timing(settings, 'readiness'))
+        container['livenessProbe'] = dict(_probe_exec(settings, 'alive', group['name']),
+                                          **_timing(settings, 'liveness'))
+        pod = _pod(settings, component, container, group['stop_timeout'])
+        autoscaling = group.get('autoscaling') or settings.get('autoscaling') or 'none'
+        replicas = int(group.get('instances') or 1)
+        # A new pod consumes before an old one stops (and finishes its tasks).
+        strategy = {'type': 'RollingUpdate', 'rollingUpdate': {'maxSurge': 1, 'maxUnavailable': 0}}
+        # With an autoscaler the Deployment leaves replicas to it, or every
+        # apply would reset them.
+        docs.append(_deployment(settings, name, component, pod,
+                                None if autoscaling != 'none' else replicas, strategy))
+        if settings.get('network_policy', True):
+            docs.append(network_policy(settings, name, component))
+        docs.append({
+            'apiVersion': 'policy/v1', 'kind': 'PodDisruptionBudget',
+            'metadata': metadata(settings, name, component),
+            'spec': {'maxUnavailable': 1, 'selector': {'matchLabels': selector(settings, component)}},
+        })
+        max_replicas = int(group.get('max_replicas') or replicas * 4)
+        if autoscaling == 'hpa':
+            docs.append(hpa(settings, name, component, replicas, max_replicas))
+        elif autoscaling == 'keda':
+            docs.extend(keda(settings, name, component, group, replicas, max_replicas))
+    return docs
+
+
+def network_policy(settings, name, component, port=None):
+    """Ingress policy of one component's pods: none at all (workers, beat
+    only connect out to the broker), or only the given TCP port (Flower).
+    Egress stays open: the broker may be anywhere."""
+    spec = {'podSelector': {'matchLabels': selector(settings, component)}, 'policyTypes': ['Ingress']}
+    if port:
+        rule = {'ports': [{'protocol': 'TCP', 'port': port}]}
+        peers = settings.get('flower_ingress_from') or []
+        if peers:
+            rule['from'] = list(peers)
+        spec['ingress'] = [rule]
+    else:
+        spec['ingress'] = []
+    return {'apiVersion': 'networking.k8s.io/v1', 'kind': 'NetworkPolicy',
+            'metadata': metadata(settings, name, component), 'spec': spec}
+
+
+def hpa(settings, name, component, replicas, max_replicas):
+    return {
+        'apiVersion': 'autoscaling/v2', 'kind': 'HorizontalPodAutoscaler',
+        'metadata': metadata(settings, name, component),
+        'spec': {
+            'scaleTargetRef': {'apiVersion': 'apps/v1', 'kind': 'Deployment', 'name': name},
+            'minReplicas': replicas,
+            'maxReplicas': max_replicas,
+            'metrics': [{'type': 'Resource', 'resource': {
+                'name': 'cpu', 'target': {'type': 'Utilization',
+                                          'averageUtilization': int(settings.get('hpa_cpu_percent', 70))}}}],
+        },
+    }
+
+
+def keda(settings, name, component, group, replicas, max_replicas):
+    """A KEDA ScaledObject on queue length and its TriggerAuthentication.
+
+    Redis (list per queue): ``address`` host:port, ``listName``,
+    ``listLength`` = the plan's per-replica threshold; the password comes
+    from the Secret key ``keda_secret_key``. RabbitMQ: ``queueName``,
+    ``mode: QueueLength``, ``value``; the AMQP URL from the Secret key.
+    """
+    broker = settings.get('keda_broker') or {}
+    threshold = str(int(group.get('autoscale_queue_length') or 1))
+    auth_name = '%s-keda' % name
+    triggers = []
+    for queue in group['queues']:
+        if broker.get('type') == 'rabbitmq':
+            metadata_ = {'protocol': 'amqp', 'queueName': queue, 'mode': 'QueueLength', 'value': threshold}
+            triggers.append({'type': 'rabbitmq', 'metadata': metadata_, 'authenticationRef': {'name': auth_name}})
+        else:
+            metadata_ = {'address': '%s:%d' % (broker.get('host', 'redis'), int(broker.get('port', 6379))),
+                         'listName': queue, 'listLength': threshold,
+                         'databaseIndex': str(int(broker.get('db', 0)))}
+            if broker.get('tls'):
+                metadata_['enableTLS'] = 'true'
+            triggers.append({'type': 'redis', 'metadata': metadata_, 'authenticationRef': {'name': auth_name}})
+    parameter = 'host' if broker.get('type') == 'rabbitmq' else 'password'
+    auth = {
+        'apiVersion': 'keda.sh/v1alpha1', 'kind': 'TriggerAuthentication',
+        'metadata': metadata(settings, auth_name, component),
+        'spec': {'secretTargetRef': [{'parameter': parameter, 'name': settings['secret_name'],
+                                      'key': settings.get('keda_secret_key', 'KEDA_BROKER_AUTH')}]},
+    }
+    scaled = {
+        'apiVersion': 'keda.sh/v1alpha1', 'kind': 'ScaledObject',
+        'metadata': metadata(settings, name, component),
+        'spec': {
+            'scaleTargetRef': {'name': name},
+            'minReplicaCount': replicas,
+            'maxReplicaCount': max_replicas,
+            'pollingInterval': 15,
+            # Scale-in waits a while: a worker stopping mid-burst wastes its warm-up.
+            'cooldownPeriod': 300,
+            'triggers': triggers,
+        },
+    }
+    return [auth, scaled]
+
+
+def beat_manifests(argv, settings, stop_timeout=60):
+    """Beat: one replica, Recreate (never two beats during a rollout)."""
+    component = 'beat'
+    name = '%s-beat' % settings['app_name']
+    container = _container(settings, 'beat', argv)
+    container['resources'] = _resources(settings.get('beat_resources') or {
+        'cpu_request': 0.05, 'memory_request_mb': 128, 'memory_limit_mb': 256, 'cpu_limit': 0.5})
+    container['volumeMounts'] = [{'name': 'state', 'mountPath': settings.get('state_dir', '/var/lib/celery')}]
+    # Beat answers no ping: it is ready when the app loads and reaches the
+    # broker. No liveness probe: beat exits on fatal errors (the kubelet
+    # restarts it) and a broker check would restart it during outages.
+    container['startupProbe'] = dict(_probe_exec(settings, 'broker'), **_timing(settings, 'startup'))
+    container['readinessProbe'] = dict(_probe_exec(settings, 'broker'), **_timing(settings, 'readiness'))
+    pod = _pod(settings, component, container, stop_timeout, [{'name': 'state', 'emptyDir': {}}])
+    deployment = _deployment(settings, name, component, pod, 1, {'type': 'Recreate'})
+    deployment['metadata']['annotations'] = {
+        'checkov.io/skip1': 'CKV_K8S_8=beat answers no ping and a broker check would restart it during broker'
+                            ' outages; it exits on fatal errors and the kubelet restarts it'}
+    docs = [deployment]
+    if settings.get('network_policy', True):
+        docs.append(network_policy(settings, name, component))
+    return docs
+
+
+def flower_manifests(argv, settings, url_prefix='', auth_secret=''):
+    """Flower: Deployment and ClusterIP Service, httpGet probes on /healthcheck."""
+    component = 'flower'
+    name = '%s-flower' % settings['app_name']
+    container = _container(settings, 'flower', argv, auth_secret or None)
+    container['ports'] = [{'name': 'http', 'containerPort': FLOWER_PORT, 'protocol': 'TCP'}]
+    container['resources'] = _resources(settings.get('flower_resources') or {
+        'cpu_request': 0.05, 'memory_request_mb': 128, 'memory_limit_mb': 512, 'cpu_limit': 1})
+    prefix = url_prefix.strip('/')
+    path = '/%s/healthcheck' % prefix if prefix else '/healthcheck'
+    http = {'httpGet': {'path': path, 'port': 'http'}}
+    container['startupProbe'] = dict(http, periodSeconds=5, timeoutSeconds=5, failureThreshold=24)
+    container['readinessProbe'] = dict(http, periodSeconds=10, timeoutSeconds=5, failureThreshold=3)
+    container['livenessProbe'] = dict(http, periodSeconds=30, timeoutSeconds=10, failureThreshold=3)
+    container['volumeMounts'] = [{'name': 'state', 'mountPath': settings.get('state_dir', '/var/lib/celery')}]
+    pod = _pod(settings, component, container, 30, [{'name': 'state', 'emptyDir': {}}])
+    service = {
+        'apiVersion': 'v1', 'kind': 'Service', 'metadata': metadata(settings, name, component),
+        'spec': {'type': 'ClusterIP', 'selector': selector(settings, component),
+                 'ports': [{'name': 'http', 'port': FLOWER_PORT, 'targetPort': 'http', 'protocol': 'TCP'}]},
+    }
+    docs = [_deployment(settings, name, component, pod, 1, {'type': 'Recreate'}), service]
+    if settings.get('network_policy', True):
+        docs.append(network_policy(settings, name, component, FLOWER_PORT))
+    return docs
+
+
+def config_manifests(settings, config, probe_source):
+    """The ConfigMaps: non-secret settings, and the probe script."""
+    return [
+        {'apiVersion': 'v1', 'kind': 'ConfigMap', 'metadata': metadata(settings, settings['config_name'], 'config'),
+         'data': dict((str(key), str(value)) for key, value in config.items())},
+        {'apiVersion': 'v1', 'kind': 'ConfigMap',
+         'metadata': metadata(settings, settings['probe_config_name'], 'config'),
+         'data': {'probe.py': probe_source}},
+    ]
+
+
+def secret_manifest(settings, name, data, component='config'):
+    """A Secret from variables (stringData); only rendered when the user keeps none of their own."""
+    return {'apiVersion': 'v1', 'kind': 'Secret', 'type': 'Opaque', 'metadata': metadata(settings, name, component),
+            'stringData': dict((str(key), str(value)) for key, value in data.items())}
+
+
+def manifests(settings, component, **kwargs):
+    """The Kubernetes objects of one role: ``config``, ``worker``, ``beat`` or ``flower``."""
+    if component == 'config':
+        docs = config_manifests(settings, kwargs.get('config') or {}, kwargs.get('probe_source', ''))
+        if kwargs.get('namespace'):
+            docs.insert(0, {'apiVersion': 'v1', 'kind': 'Namespace',
+                            'metadata': {'name': settings['namespace'], 'labels': labels(settings, 'config')}})
+        return docs
+    if component == 'secret':
+        return [secret_manifest(settings, kwargs['name'], kwargs.get('data') or {}, kwargs.get('owner', 'config'))]
+    if component == 'worker':
+        return worker_manifests(kwargs['groups'], settings)
+    if component == 'beat':
+        return beat_manifests(kwargs['argv'], settings, kwargs.get('stop_timeout', 60))
+    if component == 'flower':
+        return flower_manifests(kwargs['argv'], settings, kwargs.get('url_prefix', ''), kwargs.get('auth_secret', ''))
+    raise ValueError('unknown Kubernetes component %r' % (component,))
+
+
+def broker_endpoint(url):
+    """Where KEDA finds the queues: type, host, port, db, tls of the first broker URL (no password)."""
+    from urllib.parse import urlsplit
+    first = str(url).split(';', 1)[0].strip()
+    parts = urlsplit(first)
+    scheme = parts.scheme
+    if scheme in ('amqp', 'amqps', 'pyamqp'):
+        return {'type': 'rabbitmq', 'host': parts.hostname or '', 'port': parts.port or 5672,
+                'tls': scheme == 'amqps'}
+    if scheme not in ('redis', 'rediss') or not parts.hostname:
+        # sentinel://, redis+socket://, sqs://...: no KEDA trigger is made for them.
+        return {'type': 'other', 'scheme': scheme}
+    db = parts.path.strip('/')
+    return {'type': 'redis', 'host': parts.hostname or '', 'port': parts.port or 6379,
+            'db': int(db) if db.isdigit() else 0, 'tls': scheme == 'rediss'}
+
+
+def broker_auth(url):
+    """KEDA's secret for that broker: the Redis password, or the AMQP URL (secret)."""
+    from urllib.parse import unquote, urlsplit
+    first = str(url).split(';', 1)[0].strip()
+    parts = urlsplit(first)
+    if parts.scheme in ('amqp', 'amqps', 'pyamqp'):
+        return first.replace('pyamqp://', 'amqp://', 1)
+    return unquote(parts.password or '')
