@@ -12,7 +12,7 @@ SCENARIOS ?= systemd compose kubernetes
 # make demo PLATFORM=compose: the demo as a Docker Compose project.
 PLATFORM ?= systemd
 
-.PHONY: help setup host venv wheelhouse images app-image k8s-tools link lint unit input sanity molecule demo-check bench bench-smoke test demo clean
+.PHONY: help setup host venv wheelhouse images app-image k8s-tools link lint unit input sanity molecule demo-check bench bench-smoke faults test demo clean
 
 help:
 	@echo "make demo   - set up this machine, deploy the demo app with the collection, answer a task"
@@ -20,6 +20,7 @@ help:
 	@echo "make setup  - only the setup: Docker engine, Compose v2, base image, wheelhouse, venv"
 	@echo "make demo PLATFORM=compose - the same demo as a Docker Compose project on this machine"
 	@echo "make demo DEMO_DOWN=1 - remove the demo containers (add PLATFORM=compose for that one)"
+	@echo "make faults - kill, restart and cut the broker under load; count lost/duplicated tasks"
 	@echo "make bench  - plan vs Celery defaults vs a sweep, real workers on a loopback Redis (under 10 min)"
 
 venv:
@@ -64,7 +65,7 @@ sanity: venv
 	scripts/sanity.sh
 
 molecule: setup k8s-tools
-	for s in $(SCENARIOS); do $(BIN)/molecule test -s $$s || exit 1; done
+	SCENARIOS="$(SCENARIOS)" scripts/molecule.sh
 
 # The build/install check: the demo builds the tarball, installs it into an
 # empty collections path and runs celeryops.deploy.demo from there.
@@ -80,6 +81,11 @@ bench: venv link
 
 bench-smoke: venv link
 	scripts/bench.sh --quick
+
+# Fault tests (restarts, SIGKILL, broker outage, config change, beat
+# restart) on the demo, Compose and systemd; not part of `make test`.
+faults: setup
+	scripts/faults.sh
 
 test: lint unit input sanity bench-smoke molecule demo-check
 

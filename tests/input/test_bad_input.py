@@ -163,6 +163,7 @@ def compose_runs_here():
         return False
 
 
+# -v: secrets must stay out of the output and log at a raised verbosity too.
 def run_role(variables, tmp_path, playbook='playbook.yml', hosts='localhost,'):
     if variables.get('celery_platform') == 'compose':
         variables = dict(variables, celery_compose_project_dir=str(tmp_path / 'project'))
@@ -172,9 +173,12 @@ def run_role(variables, tmp_path, playbook='playbook.yml', hosts='localhost,'):
                ANSIBLE_PYTHON_INTERPRETER=sys.executable, ANSIBLE_LOCALHOST_WARNING='false',
                ANSIBLE_INVENTORY_UNPARSED_WARNING='false', ANSIBLE_LOG_PATH=str(tmp_path / 'ansible.log'))
     proc = subprocess.run(
-        ['ansible-playbook', '--check', '-c', 'local', '-i', hosts, '-e', '@%s' % extra,
+        ['ansible-playbook', '-v', '--check', '-c', 'local', '-i', hosts, '-e', '@%s' % extra,
          os.path.join(HERE, playbook)],
         capture_output=True, text=True, env=env, timeout=120, check=False)
+    # -v prints "Using ... as config file" before the JSON document.
+    if '{' in proc.stdout:
+        proc.stdout = proc.stdout[proc.stdout.index('{'):]
     return proc
 
 

@@ -26,6 +26,11 @@ app.conf.update(
     task_acks_late=True,
     task_reject_on_worker_lost=True,
     broker_connection_retry_on_startup=True,
+    # A message a dead worker had taken comes back after this many seconds
+    # (Redis transport); the fault tests shorten it.
+    broker_transport_options={
+        "visibility_timeout": int(os.environ.get("CELERYOPS_DEMO_VISIBILITY_TIMEOUT", "3600")),
+    },
     worker_send_task_events=True,
     task_send_sent_event=True,
     timezone="UTC",

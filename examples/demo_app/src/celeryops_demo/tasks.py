@@ -34,13 +34,37 @@ def cpu_loop(iterations=200_000):
 
 
 TICK_KEY = "celeryops_demo:ticks"
+# When each tick ran (the last 1000): the fault tests look for doubled or
+# skipped periodic runs around a beat restart.
+TICK_TIMES_KEY = "celeryops_demo:tick_times"
+# How many times each `record` token ran: lost = 0, duplicated = more than 1.
+RUNS_KEY = "celeryops_demo:runs"
+
+
+def _redis():
+    return redis.Redis.from_url(os.environ["CELERY_BROKER_URL"])
 
 
 @app.task
 def tick():
     """Periodic task (beat): add one to a counter in the broker's Redis."""
-    client = redis.Redis.from_url(os.environ["CELERY_BROKER_URL"])
+    client = _redis()
     try:
-        return client.incr(TICK_KEY)
+        pipe = client.pipeline()
+        pipe.incr(TICK_KEY)
+        pipe.rpush(TICK_TIMES_KEY, "%.3f" % time.time())
+        pipe.ltrim(TICK_TIMES_KEY, -1000, -1)
+        return pipe.execute()[0]
+    finally:
+        client.close()
+
+
+@app.task
+def record(token, seconds=1.0):
+    """Fault-test task: works `seconds`, then counts one run of `token`."""
+    time.sleep(float(seconds))
+    client = _redis()
+    try:
+        return client.hincrby(RUNS_KEY, token, 1)
     finally:
         client.close()

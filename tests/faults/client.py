@@ -1,0 +1,69 @@
+"""Client side of the fault tests; runs where the app's environment is (a
+container through the entry point, or the host's venv with the env file).
+Reads no secret from its command line. Prints one JSON document.
+
+  send    --queue Q --count N --seconds S --prefix P   send record(P-i, S)
+  collect --prefix P --count N --timeout T             runs per token
+  ping    --nodes K --timeout T                        every node answers
+  ticks   --since EPOCH                                beat's tick times
+"""
+
+import argparse
+import json
+import time
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument('mode', choices=('send', 'collect', 'ping', 'ticks'))
+    parser.add_argument('--queue', default='celery')
+    parser.add_argument('--count', type=int, default=10)
+    parser.add_argument('--seconds', type=float, default=1.0)
+    parser.add_argument('--prefix', default='t')
+    parser.add_argument('--timeout', type=float, default=60.0)
+    parser.add_argument('--nodes', type=int, default=1)
+    parser.add_argument('--since', type=float, default=0.0)
+    args = parser.parse_args()
+
+    from celeryops_demo import tasks
+    from celeryops_demo.celery import app
+    client = tasks._redis()  # pylint: disable=protected-access
+    tokens = ['%s-%d' % (args.prefix, index) for index in range(args.count)]
+
+    if args.mode == 'send':
+        for token in tokens:
+            tasks.record.apply_async((token, args.seconds), queue=args.queue)
+        print(json.dumps({'sent': len(tokens), 'queue': args.queue}))
+    elif args.mode == 'collect':
+        deadline = time.time() + args.timeout
+        while True:
+            runs = client.hmget(tasks.RUNS_KEY, tokens)
+            counts = [int(value or 0) for value in runs]
+            if all(counts) or time.time() > deadline:
+                break
+            time.sleep(0.5)
+        print(json.dumps({'sent': len(tokens), 'completed': sum(1 for c in counts if c),
+                          'lost': sum(1 for c in counts if not c),
+                          'duplicated': sum(1 for c in counts if c > 1),
+                          'waited_s': round(args.timeout - max(0.0, deadline - time.time()), 1)}))
+    elif args.mode == 'ping':
+        start = time.time()
+        deadline = start + args.timeout
+        answered = {}
+        while time.time() < deadline:
+            try:
+                for reply in app.control.ping(timeout=2.0):
+                    answered.update(reply)
+            except Exception:  # the broker may still be coming back
+                time.sleep(1)
+            if len(answered) >= args.nodes:
+                break
+        print(json.dumps({'nodes': sorted(answered), 'answered': len(answered),
+                          'seconds': round(time.time() - start, 1)}))
+    else:
+        times = [float(value) for value in client.lrange(tasks.TICK_TIMES_KEY, 0, -1)]
+        print(json.dumps({'ticks': [t for t in times if t >= args.since]}))
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,318 @@
+"""Fault tests on a deployed demo app: nothing lost across restarts, crashes
+and broker outages. `make faults` deploys the demo (Compose and systemd),
+runs this against each, and removes it.
+
+Each fault is bounded in count and time and reports tasks sent, completed,
+lost and duplicated (the demo's `record` task counts its runs in Redis):
+
+  1. rolling restart of every worker, one at a time, under load
+  2. SIGKILL of a worker's main process during long tasks (acks_late +
+     reject_on_worker_lost; visibility timeout shortened by the deployment)
+  3. broker stopped for 10 s: every node answers a ping afterwards, and new
+     tasks complete
+  4. a configuration change (concurrency) deployed by the roles under load
+  5. beat restarted mid-schedule: no periodic run doubled, none skipped
+     beyond one interval
+
+Writes .cache/faults/<platform>.json and prints a Markdown table.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+CLIENT = open(os.path.join(HERE, 'client.py')).read()
+
+
+def run(argv, timeout=600, check=True, **kwargs):
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False, **kwargs)
+    if check and proc.returncode != 0:
+        raise RuntimeError('%s failed: %s' % (' '.join(argv[:4]), (proc.stderr or proc.stdout)[-400:]))
+    return proc
+
+
+KILL_MAIN = (
+    "import os, signal\n"
+    "for pid in [p for p in os.listdir('/proc') if p.isdigit()]:\n"
+    "    try:\n"
+    "        stat = open('/proc/%s/stat' % pid).read()\n"
+    "    except OSError:\n"
+    "        continue\n"
+    "    if stat.rsplit(')', 1)[1].split()[1] == '1':\n"
+    "        os.kill(int(pid), signal.SIGKILL)\n"
+)
+
+
+class Compose:
+    """The demo as Compose project celeryops-demo on this machine."""
+    name = 'compose'
+    project = 'celeryops-demo'
+
+    def __init__(self, args):
+        self.args = args
+        self.dir = '/opt/celery/%s' % self.project
+        self.image = args.image
+
+    def client(self, *argv, timeout=300):
+        # A container of its own (no fault touches it), with the app's secrets
+        # through the same entry point the workers use.
+        cmd = ['docker', 'run', '--rm', '-i', '--network', '%s_default' % self.project, '--user', '10001:10001',
+               '-v', '%s/secrets/celery.env:/run/secrets/celery_env:ro' % self.dir,
+               '-v', '%s/celeryops-exec.sh:/run/celeryops/exec.sh:ro' % self.dir,
+               '--entrypoint', '/bin/sh', self.image, '/run/celeryops/exec.sh', 'python3', '-'] + list(argv)
+        return json.loads(run(cmd, timeout=timeout, input=CLIENT).stdout)
+
+    def containers(self, component, group=None):
+        argv = ['docker', 'ps', '-aq', '--filter', 'label=com.docker.compose.project=%s' % self.project,
+                '--filter', 'label=io.celeryops.component=%s' % component]
+        if group:
+            argv += ['--filter', 'label=io.celeryops.group=%s' % group]
+        return sorted(run(argv).stdout.split())
+
+    def workers(self):
+        return self.containers('worker')
+
+    def restart(self, worker):
+        run(['docker', 'restart', '-t', '120', worker], timeout=200)
+
+    def kill(self, group):
+        worker = self.containers('worker', group)[0]
+        before = run(['docker', 'inspect', '-f', '{{.RestartCount}}', worker]).stdout.strip()
+        # SIGKILL to Celery's main process (the child of Docker's init), as a
+        # crash would: `docker kill` counts as a deliberate stop and the
+        # restart policy would leave the container down.
+        run(['docker', 'exec', worker, 'python3', '-c', KILL_MAIN])
+        return worker, before
+
+    def came_back(self, handle):
+        worker, before = handle
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            state = run(['docker', 'inspect', '-f', '{{.State.Running}} {{.RestartCount}}', worker]).stdout.split()
+            if state[0] == 'true' and state[1] != before:
+                return True
+            time.sleep(1)
+        return False
+
+    def broker(self, action):
+        run(['docker', action] + (['-t', '10'] if action == 'stop' else []) + self.containers('broker'))
+
+    def beat_restart(self):
+        run(['docker', 'restart', '-t', '60'] + self.containers('beat'), timeout=120)
+
+    def inventory(self):
+        return os.path.join(ROOT, '.cache', 'demo', 'inventory-compose.yml')
+
+
+class Systemd:
+    """The demo on the systemd container celeryops-demo-host (broker in celeryops-demo-broker)."""
+    name = 'systemd'
+    host = 'celeryops-demo-host'
+    broker_host = 'celeryops-demo-broker'
+
+    def __init__(self, args):
+        self.args = args
+
+    def client(self, *argv, timeout=300):
+        script = ('set -a; . /etc/celery/demo/celery.env; set +a; '
+                  'exec setpriv --reuid=demo --regid=demo --init-groups /opt/celery/demo/venv/bin/python - "$@"')
+        cmd = ['docker', 'exec', '-i', self.host, 'bash', '-c', script, 'client'] + list(argv)
+        return json.loads(run(cmd, timeout=timeout, input=CLIENT).stdout)
+
+    def units(self, pattern):
+        out = run(['docker', 'exec', self.host, 'systemctl', 'list-units', '--plain', '--no-legend', '--state=active',
+                   pattern]).stdout
+        return sorted(line.split()[0] for line in out.splitlines() if line.strip())
+
+    def workers(self):
+        return self.units('demo-worker-*')
+
+    def restart(self, unit):
+        run(['docker', 'exec', self.host, 'systemctl', 'restart', unit], timeout=400)
+
+    def kill(self, group):
+        unit = [u for u in self.workers() if u.startswith('demo-worker-%s@' % group)][0]
+        before = run(['docker', 'exec', self.host, 'systemctl', 'show', '-p', 'NRestarts', '--value', unit]).stdout
+        run(['docker', 'exec', self.host, 'systemctl', 'kill', '--kill-whom=main', '--signal=KILL', unit])
+        return unit, before.strip()
+
+    def came_back(self, handle):
+        unit, before = handle
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            now = run(['docker', 'exec', self.host, 'systemctl', 'show', '-p', 'NRestarts', '--value', unit]).stdout
+            active = run(['docker', 'exec', self.host, 'systemctl', 'is-active', unit], check=False).stdout.strip()
+            if now.strip() != before and active == 'active':
+                return True
+            time.sleep(1)
+        return False
+
+    def broker(self, action):
+        run(['docker', 'exec', self.broker_host, 'systemctl', action, 'redis-server'], timeout=120)
+
+    def beat_restart(self):
+        run(['docker', 'exec', self.host, 'systemctl', 'restart', 'demo-beat'], timeout=120)
+
+    def inventory(self):
+        return os.path.join(ROOT, '.cache', 'demo', 'inventory.yml')
+
+
+def tally(platform, label, prefix, count, timeout):
+    result = platform.client('collect', '--prefix', prefix, '--count', str(count), '--timeout', str(timeout))
+    result['fault'] = label
+    return result
+
+
+def send(platform, prefix, queue, count, seconds):
+    platform.client('send', '--prefix', prefix, '--queue', queue, '--count', str(count), '--seconds', str(seconds))
+
+
+def fault_rolling_restart(platform, tag):
+    prefix = 'roll-%s' % tag
+    send(platform, prefix + '-io', 'io', 30, 1.0)
+    send(platform, prefix + '-cpu', 'cpu', 10, 2.0)
+    started = time.time()
+    workers = platform.workers()
+    for worker in workers:
+        platform.restart(worker)
+    took = time.time() - started
+    io = tally(platform, 'rolling restart', prefix + '-io', 30, 120)
+    cpu = tally(platform, 'rolling restart', prefix + '-cpu', 10, 120)
+    merged = dict((key, io[key] + cpu[key]) for key in ('sent', 'completed', 'lost', 'duplicated'))
+    merged.update(fault='rolling restart of %d workers, one at a time (%.0f s), 40 tasks of 1-2 s queued'
+                  % (len(workers), took))
+    return merged
+
+
+def fault_kill(platform, tag, visibility):
+    prefix = 'kill-%s' % tag
+    send(platform, prefix, 'cpu', 6, 6.0)
+    time.sleep(2)
+    handle = platform.kill('cpu')
+    back = platform.came_back(handle)
+    result = tally(platform, 'kill', prefix, 6, visibility + 90)
+    result['fault'] = ('SIGKILL of the cpu worker main process during 6 s tasks; back by restart policy: %s'
+                       % ('yes' if back else 'NO'))
+    result['restarted'] = back
+    return result
+
+
+def fault_broker(platform, tag, nodes):
+    platform.broker('stop')
+    time.sleep(10)
+    platform.broker('start')
+    ping = platform.client('ping', '--nodes', str(nodes), '--timeout', '90')
+    prefix = 'broker-%s' % tag
+    send(platform, prefix + '-io', 'io', 10, 0.2)
+    send(platform, prefix + '-cpu', 'cpu', 10, 0.2)
+    io = tally(platform, 'broker', prefix + '-io', 10, 60)
+    cpu = tally(platform, 'broker', prefix + '-cpu', 10, 60)
+    merged = dict((key, io[key] + cpu[key]) for key in ('sent', 'completed', 'lost', 'duplicated'))
+    merged.update(fault='broker stopped 10 s; %d of %d nodes answered ping %.0f s after restart; 20 new tasks'
+                  % (ping['answered'], nodes, ping['seconds']), nodes_answered=ping['answered'], nodes=nodes)
+    return merged
+
+
+def fault_config_change(platform, tag, args):
+    """Tasks keep arriving, a batch every few seconds, for as long as the
+    roles take to deploy the change (which recreates or restarts the cpu
+    workers with a warm shutdown)."""
+    prefix = 'config-%s' % tag
+    override = {'celery_worker_groups': json.loads(args.changed_groups)}
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, '.cache', 'demo', 'collections'),
+               ANSIBLE_NOCOLOR='1')
+    started = time.time()
+    play = subprocess.Popen([os.path.join(ROOT, '.venv', 'bin', 'ansible-playbook'), '-i', platform.inventory(),
+                             'celeryops.deploy.site', '--limit', 'celery_workers', '-e', json.dumps(override)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    batches = 0
+    while play.poll() is None and time.time() - started < 900:
+        send(platform, '%s-%d' % (prefix, batches), 'cpu', 4, 1.0)
+        batches += 1
+        time.sleep(2)
+    if play.poll() is None:
+        play.kill()
+    took = time.time() - started
+    totals = {'sent': 0, 'completed': 0, 'lost': 0, 'duplicated': 0}
+    for batch in range(batches):
+        counted = tally(platform, 'config', '%s-%d' % (prefix, batch), 4, 120)
+        for key in totals:
+            totals[key] += counted[key]
+    totals['fault'] = ('cpu concurrency 2 -> 3 deployed by the roles (%.0f s, rc %s) while 4 tasks of 1 s'
+                       ' arrived every few seconds' % (took, play.returncode))
+    totals['deployed'] = play.returncode == 0
+    return totals
+
+
+def fault_beat(platform, interval):
+    since = time.time()
+    time.sleep(8)
+    started = time.time()
+    platform.beat_restart()
+    restart_s = time.time() - started
+    time.sleep(12)
+    ticks = platform.client('ticks', '--since', str(since))['ticks']
+    gaps = [later - earlier for earlier, later in zip(ticks, ticks[1:])]
+    doubled = sum(1 for gap in gaps if gap < interval / 2.0)
+    # "None skipped beyond one interval": the longest gap is at most two
+    # intervals plus the time beat was down.
+    longest = max(gaps) if gaps else 0.0
+    skipped = longest > 2 * interval + restart_s
+    return {'fault': 'beat restarted mid-schedule (tick every %g s; restart took %.1f s)' % (interval, restart_s),
+            'sent': len(ticks), 'completed': len(ticks), 'lost': 1 if skipped else 0, 'duplicated': doubled,
+            'longest_gap_s': round(longest, 2), 'ticks_in_20s': len(ticks)}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--platform', choices=('compose', 'systemd'), required=True)
+    parser.add_argument('--image', default='celeryops/demo-app:latest')
+    parser.add_argument('--visibility-timeout', type=int, default=20)
+    parser.add_argument('--tick', type=float, default=2.0)
+    parser.add_argument('--changed-groups', required=True, help='JSON worker groups with the changed concurrency')
+    args = parser.parse_args()
+    platform = (Compose if args.platform == 'compose' else Systemd)(args)
+    tag = str(int(time.time()))
+    results = []
+    nodes = len(platform.workers())
+    steps = (
+        ('rolling restart', lambda: fault_rolling_restart(platform, tag)),
+        ('SIGKILL', lambda: fault_kill(platform, tag, args.visibility_timeout)),
+        ('broker outage', lambda: fault_broker(platform, tag, nodes)),
+        ('config change', lambda: fault_config_change(platform, tag, args)),
+        ('beat restart', lambda: fault_beat(platform, args.tick)),
+    )
+    ok = True
+    for label, step in steps:
+        started = time.time()
+        try:
+            result = step()
+        except Exception as exc:  # record and go on: the table shows what failed
+            result = {'fault': label, 'error': '%s: %s' % (type(exc).__name__, exc)}
+        result['seconds'] = round(time.time() - started, 1)
+        good = ('error' not in result and result.get('lost') == 0 and result.get('duplicated') == 0
+                and result.get('restarted', True) and result.get('deployed', True)
+                and result.get('nodes_answered', 0) >= result.get('nodes', 0))
+        result['ok'] = good
+        ok = ok and good
+        results.append(result)
+        print(json.dumps(result), flush=True)
+    out = os.path.join(ROOT, '.cache', 'faults')
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, '%s.json' % args.platform), 'w') as handle:
+        json.dump(results, handle, indent=1)
+    print('\n| platform | fault | sent | completed | lost | duplicated | s |\n|---|---|---|---|---|---|---|')
+    for result in results:
+        print('| %s | %s | %s | %s | %s | %s | %s |' % (
+            args.platform, result.get('fault'), result.get('sent', '-'), result.get('completed', '-'),
+            result.get('lost', '-'), result.get('duplicated', '-'), result.get('seconds')))
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == '__main__':
+    main()
