@@ -172,20 +172,32 @@ def send(platform, prefix, queue, count, seconds):
     platform.client('send', '--prefix', prefix, '--queue', queue, '--count', str(count), '--seconds', str(seconds))
 
 
+def playbook(platform, name, extra=None, timeout=900):
+    """Run a playbook of the installed collection against the demo inventory."""
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, '.cache', 'demo', 'collections'),
+               ANSIBLE_NOCOLOR='1')
+    argv = [os.path.join(ROOT, '.venv', 'bin', 'ansible-playbook'), '-i', platform.inventory(),
+            'celeryops.deploy.%s' % name]
+    if extra:
+        argv += ['--limit', 'celery_workers', '-e', json.dumps(extra)]
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+
+
 def fault_rolling_restart(platform, tag):
+    """celeryops.deploy.rolling_restart (serial: 1, one worker at a time) while 40 tasks wait."""
     prefix = 'roll-%s' % tag
     send(platform, prefix + '-io', 'io', 30, 1.0)
     send(platform, prefix + '-cpu', 'cpu', 10, 2.0)
     started = time.time()
-    workers = platform.workers()
-    for worker in workers:
-        platform.restart(worker)
+    play = playbook(platform, 'rolling_restart')
+    play.wait(timeout=900)
     took = time.time() - started
     io = tally(platform, 'rolling restart', prefix + '-io', 30, 120)
     cpu = tally(platform, 'rolling restart', prefix + '-cpu', 10, 120)
     merged = dict((key, io[key] + cpu[key]) for key in ('sent', 'completed', 'lost', 'duplicated'))
-    merged.update(fault='rolling restart of %d workers, one at a time (%.0f s), 40 tasks of 1-2 s queued'
-                  % (len(workers), took))
+    merged.update(fault='playbook rolling_restart over %d workers (serial, one at a time, %.0f s, rc %s),'
+                  ' 40 tasks of 1-2 s queued' % (len(platform.workers()), took, play.returncode),
+                  deployed=play.returncode == 0)
     return merged
 
 
@@ -223,13 +235,8 @@ def fault_config_change(platform, tag, args):
     roles take to deploy the change (which recreates or restarts the cpu
     workers with a warm shutdown)."""
     prefix = 'config-%s' % tag
-    override = {'celery_worker_groups': json.loads(args.changed_groups)}
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, '.cache', 'demo', 'collections'),
-               ANSIBLE_NOCOLOR='1')
     started = time.time()
-    play = subprocess.Popen([os.path.join(ROOT, '.venv', 'bin', 'ansible-playbook'), '-i', platform.inventory(),
-                             'celeryops.deploy.site', '--limit', 'celery_workers', '-e', json.dumps(override)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    play = playbook(platform, 'site', {'celery_worker_groups': json.loads(args.changed_groups)})
     batches = 0
     while play.poll() is None and time.time() - started < 900:
         send(platform, '%s-%d' % (prefix, batches), 'cpu', 4, 1.0)

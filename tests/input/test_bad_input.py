@@ -107,6 +107,9 @@ ROLE_CASES = {
 CASES = {
     'unknown pool': (with_group(0, pool='fork'), ['celery_worker_groups', 'pool']),
     'concurrency zero': (with_group(0, concurrency=0), ['celery_worker_groups[0] (io).concurrency']),
+    # The plan module refuses a workload no host could run, with the numbers.
+    'impossible workload': (with_group(0, kind='io', task_memory_mb=50000000, avg_duration_s=0.1),
+                            ['group io: one task needs']),
     'concurrency negative': (with_group(1, concurrency=-2), ['celery_worker_groups[1] (cpu).concurrency']),
     'concurrency not a number': (with_group(0, concurrency='lots'), ['celery_worker_groups', 'concurrency']),
     'instances zero': (with_group(1, instances=0), ['celery_worker_groups[1] (cpu).instances']),
