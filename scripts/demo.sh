@@ -62,6 +62,17 @@ PY
   [ "$code" = 401 ] || die "Flower on 127.0.0.1:$flower_port answered $code without credentials, expected 401"
 }
 
+# Runs the installed collection's demo playbook by its FQCN; it must end with
+# a task answered and Flower refusing a request without credentials.
+run_demo() {
+  log "running celeryops.deploy.demo ($platform)"
+  ANSIBLE_NOCOLOR=1 \
+    "$VENV/bin/ansible-playbook" -i "$1" celeryops.deploy.demo | tee "$demo/last-run.log" \
+    | grep -E '^(PLAY |TASK \[Show|fatal|.*"msg": "add)|changed=|failed=' || true
+  grep -q '"msg": "add(2, 3) = 5, answered by' "$demo/last-run.log" || die "the demo task did not answer; see $demo/last-run.log"
+  check_flower ""
+}
+
 umask 077
 for secret in broker_password flower_password; do
   [ -s "$demo/$secret" ] || "$VENV/bin/python" -c 'import secrets; print(secrets.token_urlsafe(24))' >"$demo/$secret"
@@ -109,12 +120,7 @@ all:
       hosts:
         localhost:
 YAML
-  log "running celeryops.deploy.demo (Compose)"
-  ANSIBLE_NOCOLOR=1 \
-    "$VENV/bin/ansible-playbook" -i "$demo/inventory-compose.yml" celeryops.deploy.demo | tee "$demo/last-run.log" \
-    | grep -E '^(PLAY |TASK \[Show|fatal|.*"msg": "add)|changed=|failed=' || true
-  grep -q '"msg": "add(2, 3) = 5, answered by' "$demo/last-run.log" || die "the demo task did not answer; see $demo/last-run.log"
-  check_flower ""
+  run_demo "$demo/inventory-compose.yml"
   log "done: workers, beat, Flower and Redis of the demo app run as Compose project celeryops-demo"
   log "  look around:  docker compose -p celeryops-demo ps"
   log "  Flower:       http://127.0.0.1:$flower_port/  user admin, password in $demo/flower_password"
@@ -183,12 +189,7 @@ all:
 YAML
 
 # 4. Run the installed collection's demo playbook by its FQCN.
-log "running celeryops.deploy.demo"
-ANSIBLE_NOCOLOR=1 \
-  "$VENV/bin/ansible-playbook" -i "$demo/inventory.yml" celeryops.deploy.demo | tee "$demo/last-run.log" \
-  | grep -E '^(PLAY |TASK \[Show|fatal|.*"msg": "add)|changed=|failed=' || true
-grep -q '"msg": "add(2, 3) = 5, answered by' "$demo/last-run.log" || die "the demo task did not answer; see $demo/last-run.log"
-check_flower ""
+run_demo "$demo/inventory.yml"
 log "done: workers, beat and Flower of the demo app run on $host"
 log "  look around:  docker exec -it $host systemctl status 'demo-*'"
 log "  Flower:       http://127.0.0.1:$flower_port/  user admin, password in $demo/flower_password"

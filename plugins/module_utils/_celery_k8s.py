@@ -25,6 +25,8 @@ __metaclass__ = type
 
 import re
 
+from ansible_collections.celeryops.deploy.plugins.module_utils._celery_plan import k8s_cpu as plan_k8s_cpu
+
 PROBE_MOUNT = '/celeryops'
 PROBE_PATH = PROBE_MOUNT + '/probe.py'
 FLOWER_PORT = 5555
@@ -32,11 +34,8 @@ MANAGED_BY = 'celeryops.deploy'
 
 
 def k8s_cpu(cpus):
-    """Kubernetes CPU quantity: 2 -> '2', 1.5 -> '1500m'."""
-    millis = max(1, int(round(float(cpus) * 1000)))
-    if millis % 1000 == 0:
-        return str(millis // 1000)
-    return '%dm' % millis
+    """Kubernetes CPU quantity (the plan's rounding), also for numbers that arrive as strings."""
+    return plan_k8s_cpu(float(cpus))
 
 
 def labels(settings, component):
