@@ -101,9 +101,12 @@ all:
     celery_broker_url: "redis://:{{ celery_compose_broker_password }}@broker:6379/0"
     celery_result_backend: "redis://:{{ celery_compose_broker_password }}@broker:6379/1"
     celery_compose_healthcheck_interval: 10
-    # How soon a message a killed worker had taken is delivered again
-    # (the fault tests shorten it).
-    celery_environment: {CELERYOPS_DEMO_VISIBILITY_TIMEOUT: "${DEMO_VISIBILITY_TIMEOUT:-3600}"}
+    # Set by the collection, not in the app: acknowledge after the task ran,
+    # requeue it when its worker dies, and how soon a killed worker's message
+    # is delivered again (the fault tests shorten it).
+    celery_worker_acks_late: true
+    celery_worker_reject_on_worker_lost: true
+    celery_worker_settings: {broker_transport_options: {visibility_timeout: ${DEMO_VISIBILITY_TIMEOUT:-3600}}}
     celery_flower_port: $flower_port
     celery_flower_basic_auth: ["admin:{{ lookup('ansible.builtin.file', '$demo/flower_password') }}"]
     celery_worker_groups:
@@ -168,7 +171,12 @@ all:
     celery_broker_url: "redis://:{{ celery_demo_broker_password }}@$broker:6379/0"
     celery_result_backend: "redis://:{{ celery_demo_broker_password }}@$broker:6379/1"
     celery_python_packages: [celeryops-demo]
-    celery_environment: {CELERYOPS_DEMO_VISIBILITY_TIMEOUT: "${DEMO_VISIBILITY_TIMEOUT:-3600}"}
+    # Set by the collection, not in the app: acknowledge after the task ran,
+    # requeue it when its worker dies, and how soon a killed worker's message
+    # is delivered again (the fault tests shorten it).
+    celery_worker_acks_late: true
+    celery_worker_reject_on_worker_lost: true
+    celery_worker_settings: {broker_transport_options: {visibility_timeout: ${DEMO_VISIBILITY_TIMEOUT:-3600}}}
     celery_pip_extra_args: --no-index --find-links /srv/wheelhouse
     celery_worker_groups:
       - {name: io, queues: [io, celery], pool: threads, concurrency: 16}

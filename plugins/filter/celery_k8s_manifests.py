@@ -52,6 +52,9 @@ options:
   probe_source:
     description: The probe script's text (O(component=config)).
     type: str
+  launcher_source:
+    description: The text of the launcher C(celeryops-celery.py), for workers with Celery settings (O(component=config)).
+    type: str
   namespace:
     description: Also return the Namespace (O(component=config)).
     type: bool

@@ -19,6 +19,11 @@ options:
     type: list
     elements: dict
     required: true
+  settings:
+    description:
+      - Celery settings for every group (C(celery_worker_settings) with the acks variables); checked too, and
+        merged with each group's own C(settings).
+    type: dict
 author:
   - celeryops.deploy developers
 """

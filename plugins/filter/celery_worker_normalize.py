@@ -40,6 +40,11 @@ options:
     description: Arguments added to every group, before the group's own.
     type: list
     elements: str
+  settings:
+    description:
+      - Celery settings for every group; merged with each group's own C(settings) into C(settings), and passed
+        (as JSON in C(CELERYOPS_CELERY_SETTINGS)) to the launcher that starts the group's workers.
+    type: dict
 author:
   - celeryops.deploy developers
 """

@@ -23,6 +23,9 @@ __metaclass__ = type
 # Where the helper files land inside every container (Compose configs).
 EXEC_PATH = '/run/celeryops/exec.sh'
 PROBE_PATH = '/run/celeryops/probe.py'
+# The launcher that lays the inventory's Celery settings over the app's
+# (celeryops-celery.py); only worker groups with settings run through it.
+LAUNCHER_PATH = '/run/celeryops/launcher.py'
 # Compose secret names; the exec shim reads /run/secrets/<name>.
 COMMON_SECRET = 'celery_env'
 ROLE_SECRET_TARGET = 'celery_role_env'
@@ -125,7 +128,12 @@ def worker_services(groups, settings):
     for group in groups:
         service = base_service(settings, 'worker', 'worker_%s_env' % group['name'].replace('-', '_'))
         service['labels']['io.celeryops.group'] = group['name']
-        service['command'] = ['celery'] + list(group['argv']) + ['--hostname=%s@%%h' % group['name']]
+        if group.get('settings'):
+            service['configs'].append({'source': 'celeryops_celery', 'target': LAUNCHER_PATH})
+            command = [settings.get('python', 'python3'), LAUNCHER_PATH]
+        else:
+            command = ['celery']
+        service['command'] = command + list(group['argv']) + ['--hostname=%s@%%h' % group['name']]
         service['stop_signal'] = 'SIGTERM'
         service['stop_grace_period'] = _duration(group['stop_timeout'])
         deploy = {'replicas': int(group.get('instances') or 1)}
@@ -219,7 +227,8 @@ def shared_files(project_dir):
     return (
         {COMMON_SECRET: {'file': '%s/secrets/celery.env' % project_dir}},
         {'celeryops_exec': {'file': '%s/celeryops-exec.sh' % project_dir},
-         'celeryops_probe': {'file': '%s/celeryops-probe.py' % project_dir}},
+         'celeryops_probe': {'file': '%s/celeryops-probe.py' % project_dir},
+         'celeryops_celery': {'file': '%s/celeryops-celery.py' % project_dir}},
     )
 
 

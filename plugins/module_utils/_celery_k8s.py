@@ -29,6 +29,10 @@ from ansible_collections.celeryops.deploy.plugins.module_utils._celery_plan impo
 
 PROBE_MOUNT = '/celeryops'
 PROBE_PATH = PROBE_MOUNT + '/probe.py'
+# The launcher that lays the inventory's Celery settings over the app's
+# (celeryops-celery.py), from the same ConfigMap; only worker groups with
+# settings run through it.
+LAUNCHER_PATH = PROBE_MOUNT + '/launcher.py'
 FLOWER_PORT = 5555
 MANAGED_BY = 'celeryops.deploy'
 
@@ -142,12 +146,12 @@ def _pod(settings, component, container, grace, extra_volumes=None):
     return {'metadata': {'labels': labels(settings, component)}, 'spec': spec}
 
 
-def _container(settings, name, args, extra_secret=None):
+def _container(settings, name, args, extra_secret=None, command=None):
     return {
         'name': name,
         'image': settings['image'],
         'imagePullPolicy': settings.get('image_pull_policy', 'IfNotPresent'),
-        'command': ['celery'],
+        'command': list(command or ['celery']),
         'args': list(args),
         'envFrom': _env_from(settings, extra_secret),
         'securityContext': _container_security(),
@@ -196,7 +200,9 @@ def worker_manifests(groups, settings):
     for group in groups:
         component = 'worker-%s' % group['name']
         name = '%s-%s' % (settings['app_name'], component)
-        container = _container(settings, 'worker', list(group['argv']) + ['--hostname=%s@%%h' % group['name']])
+        command = [settings.get('python', 'python3'), LAUNCHER_PATH] if group.get('settings') else None
+        container = _container(settings, 'worker', list(group['argv']) + ['--hostname=%s@%%h' % group['name']],
+                               command=command)
         container['resources'] = _resources(group)
         container['startupProbe'] = dict(_probe_exec(settings, 'ping', group['name']), **_timing(settings, 'startup'))
         container['readinessProbe'] = dict(_probe_exec(settings, 'ping', group['name']),
@@ -356,14 +362,14 @@ def flower_manifests(argv, settings, url_prefix='', auth_secret=''):
     return docs
 
 
-def config_manifests(settings, config, probe_source):
-    """The ConfigMaps: non-secret settings, and the probe script."""
+def config_manifests(settings, config, probe_source, launcher_source=''):
+    """The ConfigMaps: non-secret settings, and the probe and launcher scripts."""
     return [
         {'apiVersion': 'v1', 'kind': 'ConfigMap', 'metadata': metadata(settings, settings['config_name'], 'config'),
          'data': dict((str(key), str(value)) for key, value in config.items())},
         {'apiVersion': 'v1', 'kind': 'ConfigMap',
          'metadata': metadata(settings, settings['probe_config_name'], 'config'),
-         'data': {'probe.py': probe_source}},
+         'data': dict({'probe.py': probe_source}, **({'launcher.py': launcher_source} if launcher_source else {}))},
     ]
 
 
@@ -376,7 +382,8 @@ def secret_manifest(settings, name, data, component='config'):
 def manifests(settings, component, **kwargs):
     """The Kubernetes objects of one role: ``config``, ``worker``, ``beat`` or ``flower``."""
     if component == 'config':
-        docs = config_manifests(settings, kwargs.get('config') or {}, kwargs.get('probe_source', ''))
+        docs = config_manifests(settings, kwargs.get('config') or {}, kwargs.get('probe_source', ''),
+                                kwargs.get('launcher_source', ''))
         if kwargs.get('namespace'):
             docs.insert(0, {'apiVersion': 'v1', 'kind': 'Namespace',
                             'metadata': {'name': settings['namespace'], 'labels': labels(settings, 'config')}})

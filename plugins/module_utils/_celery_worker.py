@@ -12,6 +12,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
 import re
 
 POOLS = ('prefork', 'threads', 'gevent', 'eventlet', 'solo')
@@ -32,7 +33,7 @@ WORKLOAD_KEYS = ('kind', 'task_memory_mb', 'avg_duration_s', 'rate_per_s', 'max_
 # Kubernetes requests; autoscaling/max_replicas/autoscale_queue_length size
 # the HPA or KEDA ScaledObject.
 KNOWN_KEYS = frozenset(('name', 'queues', 'pool') + POSITIVE_INTS + CPU_NUMBERS
-                       + ('autoscale', 'environment', 'extra_args', 'autoscaling')
+                       + ('autoscale', 'environment', 'extra_args', 'autoscaling', 'settings')
                        + WORKLOAD_KEYS + ('plan_summary', 'plan_reasons'))
 # Group keys the plan may fill in, and the plan's name for each.
 PLANNED_KEYS = (('pool', 'pool'), ('concurrency', 'concurrency'), ('instances', 'instances'),
@@ -47,6 +48,21 @@ GROUP_NAME_RE = re.compile(r'^[a-z]([a-z0-9-]{0,28}[a-z])?$')
 QUEUE_RE = re.compile(r'^[A-Za-z0-9_.:@/-]+$')
 ENV_NAME_RE = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*$')
 AUTOSCALE_RE = re.compile(r'^(\d+),(\d+)$')
+SETTING_RE = re.compile(r'^[a-z][a-z0-9_]*$')
+# Celery settings (`settings`, celery_worker_settings) travel in a plain
+# environment variable: connection strings, which hold passwords, must come
+# from celery_broker_url / celery_result_backend (kept secret) instead.
+SECRET_SETTINGS = ('broker_url', 'broker_read_url', 'broker_write_url', 'result_backend',
+                   'cache_backend', 'database_url', 'mongodb_backend_settings', 'redis_password')
+# Settings a group key already sets on the command line, which wins over
+# app configuration: setting both would silently ignore the setting.
+ARGV_SETTINGS = {'worker_concurrency': 'concurrency', 'worker_pool': 'pool',
+                 'worker_prefetch_multiplier': 'prefetch_multiplier',
+                 'worker_max_tasks_per_child': 'max_tasks_per_child',
+                 'worker_max_memory_per_child': 'max_memory_per_child',
+                 'task_time_limit': 'time_limit', 'task_soft_time_limit': 'soft_time_limit'}
+# The environment variable the launcher (celeryops-celery.py) reads them from.
+SETTINGS_ENV = 'CELERYOPS_CELERY_SETTINGS'
 # Arguments that would break supervision by systemd/Compose/Kubernetes or
 # that the roles set themselves.
 FORBIDDEN_ARGS = ('--detach', '-D', '--hostname', '-n', '--pidfile', '--logfile', '-f',
@@ -120,6 +136,7 @@ def _group_errors(index, group):
         for key in environment:
             if not isinstance(key, str) or not ENV_NAME_RE.match(key):
                 errors.append('%s.environment has an invalid variable name %r' % (where, key))
+    errors.extend(settings_errors(group.get('settings', {}), '%s.settings' % where))
     extra = group.get('extra_args', [])
     if not isinstance(extra, list) or not all(isinstance(arg, str) for arg in extra):
         errors.append('%s.extra_args must be a list of strings' % where)
@@ -129,14 +146,53 @@ def _group_errors(index, group):
     return errors
 
 
-def group_errors(groups):
-    """Return a list of messages, one per problem, naming the variable; [] when valid."""
+def settings_errors(settings, where='celery_worker_settings'):
+    """Problems with a dict of Celery settings laid over the app's configuration."""
+    if settings is None:
+        return []
+    if not isinstance(settings, dict):
+        return ['%s must be a dict of Celery settings (e.g. task_acks_late: true); got %r'
+                % (where, type(settings).__name__)]
+    errors = []
+    for key in sorted(settings, key=str):
+        if not isinstance(key, str) or not SETTING_RE.match(key):
+            errors.append('%s has an invalid Celery setting name %r (lowercase, e.g. task_acks_late)' % (where, key))
+        elif key in SECRET_SETTINGS or key.endswith('_password'):
+            errors.append('%s must not set %s: connection strings and passwords come from celery_broker_url '
+                          'and celery_result_backend, which are kept secret' % (where, key))
+        elif key in ARGV_SETTINGS:
+            errors.append('%s must not set %s: use the worker group key %r (the command line would win)'
+                          % (where, key, ARGV_SETTINGS[key]))
+    try:
+        json.dumps(settings)
+    except (TypeError, ValueError) as error:
+        errors.append('%s must hold plain values (strings, numbers, booleans, lists, dicts): %s' % (where, error))
+    if settings.get('task_reject_on_worker_lost') and settings.get('task_acks_late') is False:
+        errors.append('%s: task_reject_on_worker_lost (celery_worker_reject_on_worker_lost) needs task_acks_late '
+                      '(celery_worker_acks_late), which is false: only a message acknowledged late can be '
+                      'requeued' % where)
+    return errors
+
+
+def group_errors(groups, settings=None):
+    """Return a list of messages, one per problem, naming the variable; [] when valid.
+
+    ``settings`` are the Celery settings for every group (the role's
+    celery_worker_settings with acks_late/reject_on_worker_lost); each
+    group's own ``settings`` go over them.
+    """
     if not isinstance(groups, list) or not groups:
         return ['celery_worker_groups must be a non-empty list of worker groups']
-    errors = []
+    errors = settings_errors(settings)
+    if errors:
+        return errors
     seen = set()
     for index, group in enumerate(groups):
-        errors.extend(_group_errors(index, group))
+        group_problems = _group_errors(index, group)
+        errors.extend(group_problems)
+        if settings and not group_problems and isinstance(group.get('settings'), dict):
+            errors.extend(settings_errors(group_settings(group, settings),
+                                          'celery_worker_settings with celery_worker_groups[%d].settings' % index))
         name = group.get('name') if isinstance(group, dict) else None
         if name in seen:
             errors.append('celery_worker_groups[%d].name %r is used twice; group names must be unique' % (index, name))
@@ -151,6 +207,13 @@ def stop_timeout(group, default, margin):
     if group.get('time_limit'):
         return group['time_limit'] + margin
     return default
+
+
+def group_settings(group, settings=None):
+    """The Celery settings of one group: the shared ones, then the group's own."""
+    merged = dict(settings or {})
+    merged.update(group.get('settings') or {})
+    return merged
 
 
 def worker_argv(app_module, group, log_level='info'):
@@ -180,14 +243,23 @@ def worker_argv(app_module, group, log_level='info'):
 
 
 def normalize_groups(groups, app_module, log_level='info', default_stop_timeout=300,
-                     stop_margin=30, extra_args=None):
-    """Groups with every default filled in, plus ``argv`` and ``stop_timeout``."""
+                     stop_margin=30, extra_args=None, settings=None):
+    """Groups with every default filled in, plus ``argv`` and ``stop_timeout``.
+
+    ``settings`` (Celery settings for every group) merge with each group's
+    own into ``settings``; when there are any, they go into the group's
+    environment as JSON for the launcher, and the platforms start the group
+    through it (see celeryops-celery.py).
+    """
     result = []
     for group in groups:
         item = dict(group)
         item.setdefault('pool', 'prefork')
         item['instances'] = item.get('instances') or 1
         item['environment'] = dict(item.get('environment') or {})
+        item['settings'] = group_settings(group, settings)
+        if item['settings']:
+            item['environment'][SETTINGS_ENV] = json.dumps(item['settings'], sort_keys=True, separators=(',', ':'))
         item['extra_args'] = list(extra_args or []) + list(item.get('extra_args') or [])
         item['stop_timeout'] = stop_timeout(item, default_stop_timeout, stop_margin)
         item['argv'] = worker_argv(app_module, item, log_level)

@@ -35,6 +35,32 @@ def fail(message, **details):
     sys.exit(1)
 
 
+def check_conf(app, nodes, expectations):
+    """Ask each node for its configuration (inspect conf) and compare settings."""
+    confs = {}
+    for _attempt in range(3):
+        confs.update(app.control.inspect(destination=nodes, timeout=3.0).conf() or {})
+        if set(nodes) <= set(confs):
+            break
+    missing = sorted(set(nodes) - set(confs))
+    if missing:
+        fail('nodes did not report their configuration: %s' % ', '.join(missing))
+    seen = {}
+    for expectation in expectations:
+        target, _sep, value = expectation.partition('=')
+        group, _sep, name = target.rpartition(':')
+        want = json.loads(value)
+        for node in nodes:
+            if group and not node.startswith(group):
+                continue
+            # inspect conf lists the settings that differ from Celery's defaults.
+            got = confs[node].get(name)
+            seen.setdefault(node, {})[name] = got
+            if got != want:
+                fail('node %s runs with %s=%r, expected %r' % (node, name, got, want), conf=seen)
+    return seen
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument('--pid', type=int, help='PID of a running worker (default: use this environment)')
@@ -45,6 +71,8 @@ def main():
     parser.add_argument('--task-id', default='')
     parser.add_argument('--wait', type=float, default=10.0, help='seconds between two tick counts')
     parser.add_argument('--timeout', type=float, default=30.0)
+    parser.add_argument('--expect-conf', action='append', default=[], metavar='[GROUP:]NAME=JSON',
+                        help='a Celery setting every answering node (of GROUP) must run with')
     args = parser.parse_args()
 
     env = environ_of(args.pid) if args.pid else dict(os.environ)
@@ -96,6 +124,8 @@ def main():
         missing = sorted(set(expected) - set(replies))
         if missing:
             fail('nodes did not answer ping: %s' % ', '.join(missing), ping=sorted(replies))
+        if args.expect_conf:
+            report['conf'] = check_conf(app, expected or sorted(replies), args.expect_conf)
 
     if args.check in ('tasks', 'all'):
         cases = [

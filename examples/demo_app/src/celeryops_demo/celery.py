@@ -21,16 +21,10 @@ app.conf.update(
     # prove a task ran on a node of the right group.
     result_extended=True,
     result_expires=3600,
-    # Do not lose a task when a worker dies mid-task: acknowledge after the
-    # task finishes and requeue it when the child process is killed.
-    task_acks_late=True,
-    task_reject_on_worker_lost=True,
+    # task_acks_late and task_reject_on_worker_lost are left to the
+    # deployment (celery_worker_acks_late, celery_worker_reject_on_worker_lost):
+    # the tests prove the collection sets them without any app change.
     broker_connection_retry_on_startup=True,
-    # A message a dead worker had taken comes back after this many seconds
-    # (Redis transport); the fault tests shorten it.
-    broker_transport_options={
-        "visibility_timeout": int(os.environ.get("CELERYOPS_DEMO_VISIBILITY_TIMEOUT", "3600")),
-    },
     worker_send_task_events=True,
     task_send_sent_event=True,
     timezone="UTC",

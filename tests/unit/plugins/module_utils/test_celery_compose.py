@@ -211,7 +211,8 @@ def test_worker_secrets_and_configs():
     assert service['configs'] == [{'source': 'celeryops_exec', 'target': '/run/celeryops/exec.sh'},
                                   {'source': 'celeryops_probe', 'target': '/run/celeryops/probe.py'}]
     assert body['configs'] == {'celeryops_exec': {'file': PROJECT + '/celeryops-exec.sh'},
-                               'celeryops_probe': {'file': PROJECT + '/celeryops-probe.py'}}
+                               'celeryops_probe': {'file': PROJECT + '/celeryops-probe.py'},
+                               'celeryops_celery': {'file': PROJECT + '/celeryops-celery.py'}}
 
 
 # --- what every Celery service shares -------------------------------------

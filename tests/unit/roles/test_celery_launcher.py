@@ -1,0 +1,107 @@
+"""celeryops-celery.py: the launcher lays the inventory's Celery settings over
+the app's own configuration, then runs Celery's command line in the same
+process. Run for real with this venv's Celery (no broker: `celery report`
+prints the configuration the app ends up with)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+FILES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))),
+                     'roles', 'celery_common', 'files')
+LAUNCHER = os.path.join(FILES, 'celeryops-celery.py')
+
+# Two ways apps configure themselves: a config object (Django's pattern, with
+# a namespace) and keyword settings. Both set task_acks_late to False.
+APPS = {
+    'objapp': (
+        'from celery import Celery\n'
+        'class Config:\n'
+        '    CELERY_TASK_ACKS_LATE = False\n'
+        '    CELERY_TASK_DEFAULT_QUEUE = "from-the-app"\n'
+        'app = Celery("objapp")\n'
+        'app.config_from_object(Config, namespace="CELERY")\n'),
+    'kwapp': (
+        'from celery import Celery\n'
+        'app = Celery("kwapp")\n'
+        'app.conf.update(task_acks_late=False, task_default_queue="from-the-app")\n'),
+}
+
+
+@pytest.fixture
+def app_dir(tmp_path):
+    for name, source in APPS.items():
+        (tmp_path / ('%s.py' % name)).write_text(source)
+    return tmp_path
+
+
+def launch(app_dir, app, settings, *argv):
+    env = dict(os.environ)
+    env.pop('CELERYOPS_CELERY_SETTINGS', None)
+    if settings is not None:
+        env['CELERYOPS_CELERY_SETTINGS'] = settings if isinstance(settings, str) else json.dumps(settings)
+    return subprocess.run([sys.executable, LAUNCHER, '-A', app] + list(argv or ['report']), cwd=str(app_dir),
+                          env=env, capture_output=True, text=True, timeout=60, check=False)
+
+
+def report_value(output, name):
+    """The value `celery report` prints for one setting (None when absent)."""
+    for line in output.splitlines():
+        if line.lower().startswith(name.lower() + ':'):
+            return line.split(':', 1)[1].strip()
+    return None
+
+
+@pytest.mark.parametrize('app', ['objapp:app', 'kwapp:app', 'kwapp'])
+def test_settings_win_over_the_apps_own(app_dir, app):
+    proc = launch(app_dir, app, {'task_acks_late': True, 'task_reject_on_worker_lost': True,
+                                 'broker_transport_options': {'visibility_timeout': 42}})
+    assert proc.returncode == 0, proc.stderr
+    assert report_value(proc.stdout, 'task_acks_late') == 'True'
+    assert report_value(proc.stdout, 'task_reject_on_worker_lost') == 'True'
+    assert "'visibility_timeout': 42" in proc.stdout.split('broker_transport_options:', 1)[1]
+    # What the inventory does not set stays the app's.
+    assert 'from-the-app' in proc.stdout
+
+
+@pytest.mark.parametrize('settings', [None, '', '{}'])
+def test_without_settings_the_app_is_untouched(app_dir, settings):
+    proc = launch(app_dir, 'kwapp:app', settings)
+    assert proc.returncode == 0, proc.stderr
+    assert report_value(proc.stdout, 'task_acks_late') == 'False'
+
+
+@pytest.mark.parametrize('settings, message', [
+    ({'task_acks_lat': True}, 'unknown Celery settings: task_acks_lat'),
+    ('{"task_acks_late": tru', 'CELERYOPS_CELERY_SETTINGS is not valid JSON'),
+    ('[1, 2]', 'CELERYOPS_CELERY_SETTINGS must be a JSON object'),
+])
+def test_bad_settings_stop_before_celery_starts(app_dir, settings, message):
+    proc = launch(app_dir, 'kwapp:app', settings)
+    assert proc.returncode == 2
+    assert message in proc.stderr
+    assert 'software ->' not in proc.stdout  # celery report never ran
+
+
+def test_celery_errors_and_exit_codes_pass_through(app_dir):
+    proc = launch(app_dir, 'kwapp:app', {'task_acks_late': True}, 'no-such-command')
+    assert proc.returncode == 2
+    assert 'No such command' in proc.stderr
+
+
+def test_a_launcher_named_celery_does_not_shadow_celery(app_dir, tmp_path_factory):
+    """Inside containers the launcher sits next to the other helper scripts;
+    whatever its name, its directory must not hide Celery or the app."""
+    scripts = tmp_path_factory.mktemp('scripts')
+    copy = scripts / 'celery.py'
+    with open(LAUNCHER) as source:
+        copy.write_text(source.read())
+    (scripts / 'kwapp.py').write_text('raise SystemExit("the wrong kwapp was imported")\n')
+    proc = subprocess.run([sys.executable, str(copy), '-A', 'kwapp:app', 'report'], cwd=str(app_dir),
+                          env=dict(os.environ, CELERYOPS_CELERY_SETTINGS='{"task_acks_late": true}'),
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert report_value(proc.stdout, 'task_acks_late') == 'True'
