@@ -57,7 +57,7 @@ lint: venv link
 unit: venv link
 	cd $(COLLECTIONS)/ansible_collections/celeryops/deploy && $(BIN)/python -m pytest -q tests/unit
 
-# Wrong input fails in preflight, naming the variable (real role runs, check mode).
+# Wrong input fails in preflight, naming the variable, and leaves the host unchanged (real role runs).
 input: venv link
 	$(BIN)/python -m pytest -q tests/input
 

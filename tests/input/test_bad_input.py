@@ -1,14 +1,20 @@
 """Wrong input fails in preflight, before any task that could change the host,
 with a message that names the variable (and never shows a secret).
 
-Each case runs the real celery_worker role with ansible-playbook, in check
-mode against localhost, and reads the JSON callback's record of every task.
+Each case runs the real role with ansible-playbook, for real (not in check
+mode) against localhost, reads the JSON callback's record of every task, and
+compares a snapshot of everything the roles could touch on this host (their
+directories, units, accounts, packages, Compose containers and volumes)
+taken before and after the run: it must not differ.
 """
 
 import copy
 import functools
+import grp
+import hashlib
 import json
 import os
+import pwd
 import subprocess
 import sys
 
@@ -127,6 +133,16 @@ CASES = {
     'platform unknown': (with_value(celery_platform='nomad'), ['celery_platform']),
     'state unknown': (with_value(celery_worker_state='stopped'), ['celery_worker_state']),
     'environment overrides the broker': (with_value(celery_environment={'CELERY_BROKER_URL': 'x'}), ['celery_environment']),
+    # Celery settings from the inventory: no connection string (it would hold
+    # the password), and requeue-on-loss needs late acknowledgement.
+    'broker URL in celery_worker_settings': (with_value(celery_worker_settings={'broker_url': GOOD['celery_broker_url']}),
+                                             ['celery_worker_settings must not set broker_url']),
+    'reject_on_worker_lost without acks_late': (with_value(celery_worker_acks_late=False,
+                                                           celery_worker_reject_on_worker_lost=True),
+                                                ['celery_worker_reject_on_worker_lost', 'celery_worker_acks_late']),
+    'acks_late not a boolean': (with_value(celery_worker_acks_late='sometimes'), ['celery_worker_acks_late']),
+    'group setting the command line sets': (with_group(0, settings={'worker_concurrency': 4}),
+                                            ["(io).settings must not set worker_concurrency: use the worker group key"]),
 }
 
 
@@ -166,8 +182,76 @@ def compose_runs_here():
         return False
 
 
+# Where the roles write on a systemd host for the test's app, `shop` (every
+# path they write carries the app's name, so other apps, and tests running
+# beside these, do not disturb the snapshot); a Compose project lives in the
+# test's own directory.
+APP = GOOD['celery_app_name']
+WATCHED = (('/etc/systemd/system', APP + '-'), ('/etc/celery', APP), ('/opt/celery', APP),
+           ('/var/lib/celery', APP), ('/var/log/celery', APP), ('/run/celery', APP),
+           ('/etc/logrotate.d', 'celery-' + APP), ('/etc/tmpfiles.d', 'celery-' + APP))
+
+
+def _tree(root, prefix=''):
+    """Every entry under root whose top-level name starts with prefix: type,
+    mode, owner, size, mtime and (small files) content hash."""
+    entries = {}
+    if not os.path.isdir(root):
+        return None
+    for top in sorted(name for name in os.listdir(root) if name.startswith(prefix)):
+        for path in [os.path.join(root, top)] + sorted(
+                os.path.join(directory, name) for directory, dirs, files in os.walk(os.path.join(root, top))
+                for name in dirs + files):
+            try:
+                info = os.lstat(path)
+            except OSError:
+                continue
+            entry = (info.st_mode, info.st_uid, info.st_gid, info.st_size, info.st_mtime_ns)
+            if os.path.isfile(path) and not os.path.islink(path) and info.st_size < (1 << 20):
+                with open(path, 'rb') as handle:
+                    entry += (hashlib.sha256(handle.read()).hexdigest(),)
+            entries[path] = entry
+    return entries
+
+
+def _command(*argv):
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return 'unavailable: %s' % error
+    return '%d\n%s' % (proc.returncode, proc.stdout)
+
+
+def host_state(project_dir):
+    """A snapshot of what the roles could change on this host."""
+    state = {'accounts': (sorted(entry.pw_name for entry in pwd.getpwall()),
+                          sorted(entry.gr_name for entry in grp.getgrall())),
+             'packages': _command('dpkg-query', '-W', '-f', '${Package} ${Version} ${Status}\n'),
+             'units': _command('systemctl', 'list-unit-files', '--no-legend', 'shop-*')}
+    for root, prefix in WATCHED + ((project_dir, ''),):
+        state[root] = _tree(root, prefix)
+    if compose_runs_here():
+        label = 'label=com.docker.compose.project=shop'
+        state['containers'] = _command('docker', 'ps', '-a', '-q', '--filter', label)
+        state['volumes'] = _command('docker', 'volume', 'ls', '-q', '--filter', label)
+    return state
+
+
+def assert_host_unchanged(before, after):
+    changed = sorted(key for key in set(before) | set(after) if before.get(key) != after.get(key))
+    details = {}
+    for key in changed:
+        if isinstance(before.get(key), dict) and isinstance(after.get(key), dict):
+            paths = set(before[key]) | set(after[key])
+            details[key] = sorted(path for path in paths if before[key].get(path) != after[key].get(path))[:10]
+        else:
+            details[key] = 'differs'
+    assert not changed, 'the host changed: %s' % details
+
+
 # -v: secrets must stay out of the output and log at a raised verbosity too.
-def run_role(variables, tmp_path, playbook='playbook.yml', hosts='localhost,'):
+# Bad input runs for real; good input only in check mode (it would deploy).
+def run_role(variables, tmp_path, playbook='playbook.yml', hosts='localhost,', check=False):
     if variables.get('celery_platform') == 'compose':
         variables = dict(variables, celery_compose_project_dir=str(tmp_path / 'project'))
     extra = tmp_path / 'vars.json'
@@ -175,10 +259,12 @@ def run_role(variables, tmp_path, playbook='playbook.yml', hosts='localhost,'):
     env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK='ansible.builtin.json', ANSIBLE_NOCOLOR='1',
                ANSIBLE_PYTHON_INTERPRETER=sys.executable, ANSIBLE_LOCALHOST_WARNING='false',
                ANSIBLE_INVENTORY_UNPARSED_WARNING='false', ANSIBLE_LOG_PATH=str(tmp_path / 'ansible.log'))
-    proc = subprocess.run(
-        ['ansible-playbook', '-v', '--check', '-c', 'local', '-i', hosts, '-e', '@%s' % extra,
-         os.path.join(HERE, playbook)],
-        capture_output=True, text=True, env=env, timeout=120, check=False)
+    before = None if check else host_state(str(tmp_path / 'project'))
+    command = ['ansible-playbook', '-v'] + (['--check'] if check else [])
+    command += ['-c', 'local', '-i', hosts, '-e', '@%s' % extra, os.path.join(HERE, playbook)]
+    proc = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120, check=False)
+    if before is not None:
+        assert_host_unchanged(before, host_state(str(tmp_path / 'project')))
     # -v prints "Using ... as config file" before the JSON document.
     if '{' in proc.stdout:
         proc.stdout = proc.stdout[proc.stdout.index('{'):]
@@ -220,7 +306,7 @@ def test_bad_beat_and_flower_input_fails_in_preflight(case, tmp_path):
 def test_good_input_passes_preflight(tmp_path):
     """The same harness accepts the good variables: it fails only later, on
     this machine's missing virtualenv (check mode), never in a check."""
-    proc = run_role(GOOD, tmp_path)
+    proc = run_role(GOOD, tmp_path, check=True)
     report = json.loads(proc.stdout)
     tasks = [task for play in report['plays'] for task in play['tasks']]
     names = [task['task']['name'].split(' : ')[-1] for task in tasks]
@@ -249,7 +335,7 @@ def test_good_compose_input_passes_preflight(tmp_path):
     variables = compose_with(celery_compose_broker_enabled=True, celery_compose_broker_password=BROKER_PASSWORD,
                              celery_broker_url='redis://:%s@broker:6379/0' % BROKER_PASSWORD)
     variables['celery_worker_groups'][1].update(cpu_limit=1.5, memory_limit_mb=400)
-    proc = run_role(variables, tmp_path)
+    proc = run_role(variables, tmp_path, check=True)
     report = json.loads(proc.stdout)
     tasks = [task for play in report['plays'] for task in play['tasks']]
     names = [task['task']['name'].split(' : ')[-1] for task in tasks]
@@ -270,3 +356,18 @@ def test_good_compose_input_passes_preflight(tmp_path):
     for secret in SECRETS:
         assert secret not in proc.stdout + proc.stderr
         assert secret not in (tmp_path / 'ansible.log').read_text()
+
+
+def test_the_snapshot_sees_a_change(tmp_path):
+    """The host comparison is not blind: a file added, or one rewritten with
+    the same size, shows."""
+    project = tmp_path / 'project'
+    project.mkdir()
+    (project / 'compose.worker.yml').write_text('a: 1\n')
+    before = host_state(str(project))
+    (project / 'compose.worker.yml').write_text('a: 2\n')
+    with pytest.raises(AssertionError, match='compose.worker.yml'):
+        assert_host_unchanged(before, host_state(str(project)))
+    (project / 'secrets').mkdir()
+    with pytest.raises(AssertionError, match='secrets'):
+        assert_host_unchanged(before, host_state(str(project)))
