@@ -86,7 +86,11 @@ class Compose:
         # SIGKILL to Celery's main process (the child of Docker's init), as a
         # crash would: `docker kill` counts as a deliberate stop and the
         # restart policy would leave the container down.
-        run(['docker', 'exec', worker, 'python3', '-c', KILL_MAIN])
+        proc = run(['docker', 'exec', worker, 'python3', '-c', KILL_MAIN], check=False)
+        # 137: the container stopped (its init followed Celery) while the
+        # exec'd killer was still finishing; came_back() proves the restart.
+        if proc.returncode not in (0, 137):
+            raise RuntimeError('killing Celery in %s failed (rc %d): %s' % (worker, proc.returncode, proc.stderr[-400:]))
         return worker, before
 
     def came_back(self, handle):
