@@ -18,6 +18,9 @@ over its own config source), and then runs Celery's own command line in the
 same process: Celery finds the already-imported app, the settings included.
 The process is still Celery's main process: signals, exit codes and warm
 shutdown are Celery's.
+
+``celeryops-celery.py --check`` only checks the settings against the
+installed Celery (the roles run it before changing a unit).
 """
 
 import json
@@ -42,6 +45,22 @@ def _fail(message):
     sys.exit(2)
 
 
+def _settings(version=''):
+    """The settings from the environment; exits 2 on bad JSON or unknown names."""
+    try:
+        settings = json.loads(os.environ.get(ENV_NAME) or '{}')
+    except ValueError as error:
+        _fail('%s is not valid JSON: %s' % (ENV_NAME, error))
+    if not isinstance(settings, dict):
+        _fail('%s must be a JSON object of Celery settings' % ENV_NAME)
+    from celery.app.defaults import DEFAULTS
+    unknown = sorted(key for key in settings if key not in DEFAULTS)
+    if unknown:
+        # Celery would accept and ignore them: a typo must not pass.
+        _fail('unknown Celery settings: %s%s' % (', '.join(unknown), ' (Celery %s)' % version if version else ''))
+    return settings
+
+
 def main():
     # Python put this script's directory first on sys.path; the helpers next
     # to it must not shadow the app's modules (or Celery's). Celery's own
@@ -50,23 +69,20 @@ def main():
     if sys.path and os.path.abspath(sys.path[0] or '.') == os.path.dirname(os.path.abspath(__file__)):
         del sys.path[0]
     argv = sys.argv[1:]
+    if argv == ['--check']:
+        # The roles' deploy-time check: the settings against the Celery
+        # installed here, before any unit or file changes.
+        from celery import __version__
+        _settings(__version__)
+        sys.stdout.write('celeryops-celery: settings known to Celery %s\n' % __version__)
+        return
     sys.argv = ['celery'] + argv
     # Like celery's own entry point: eventlet/gevent must patch the standard
     # library before anything (the app included) imports it.
     from celery import maybe_patch_concurrency
     maybe_patch_concurrency()
-    try:
-        settings = json.loads(os.environ.get(ENV_NAME) or '{}')
-    except ValueError as error:
-        _fail('%s is not valid JSON: %s' % (ENV_NAME, error))
-    if not isinstance(settings, dict):
-        _fail('%s must be a JSON object of Celery settings' % ENV_NAME)
+    settings = _settings()
     if settings:
-        from celery.app.defaults import DEFAULTS
-        unknown = sorted(key for key in settings if key not in DEFAULTS)
-        if unknown:
-            # Celery would accept and ignore them: a typo must not pass.
-            _fail('unknown Celery settings: %s' % ', '.join(unknown))
         app_name = _app_name(argv)
         if not app_name:
             _fail('no -A/--app in the command line')

@@ -105,3 +105,16 @@ def test_a_launcher_named_celery_does_not_shadow_celery(app_dir, tmp_path_factor
                           capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 0, proc.stderr
     assert report_value(proc.stdout, 'task_acks_late') == 'True'
+
+
+@pytest.mark.parametrize('settings, code, output', [
+    ({'task_acks_late': True}, 0, 'settings known to Celery 5.'),
+    ({'task_acks_lat': True}, 2, 'unknown Celery settings: task_acks_lat (Celery 5.'),
+    ('{oops', 2, 'CELERYOPS_CELERY_SETTINGS is not valid JSON'),
+])
+def test_check_mode_only_checks_the_settings(tmp_path, settings, code, output):
+    env = dict(os.environ, CELERYOPS_CELERY_SETTINGS=settings if isinstance(settings, str) else json.dumps(settings))
+    proc = subprocess.run([sys.executable, LAUNCHER, '--check'], cwd=str(tmp_path), env=env,
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == code
+    assert output in proc.stdout + proc.stderr
