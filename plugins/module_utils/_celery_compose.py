@@ -20,6 +20,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.celeryops.deploy.plugins.module_utils._celery_worker import worker_executable
+
 # Where the helper files land inside every container (Compose configs).
 EXEC_PATH = '/run/celeryops/exec.sh'
 PROBE_PATH = '/run/celeryops/probe.py'
@@ -130,10 +132,8 @@ def worker_services(groups, settings):
         service['labels']['io.celeryops.group'] = group['name']
         if group.get('settings'):
             service['configs'].append({'source': 'celeryops_celery', 'target': LAUNCHER_PATH})
-            command = [settings.get('python', 'python3'), LAUNCHER_PATH]
-        else:
-            command = ['celery']
-        service['command'] = command + list(group['argv']) + ['--hostname=%s@%%h' % group['name']]
+        service['command'] = (worker_executable(group, settings.get('python', 'python3'), LAUNCHER_PATH)
+                              + list(group['argv']) + ['--hostname=%s@%%h' % group['name']])
         service['stop_signal'] = 'SIGTERM'
         service['stop_grace_period'] = _duration(group['stop_timeout'])
         deploy = {'replicas': int(group.get('instances') or 1)}

@@ -26,6 +26,7 @@ __metaclass__ = type
 import re
 
 from ansible_collections.celeryops.deploy.plugins.module_utils._celery_plan import k8s_cpu as plan_k8s_cpu
+from ansible_collections.celeryops.deploy.plugins.module_utils._celery_worker import worker_executable
 
 PROBE_MOUNT = '/celeryops'
 PROBE_PATH = PROBE_MOUNT + '/probe.py'
@@ -200,9 +201,8 @@ def worker_manifests(groups, settings):
     for group in groups:
         component = 'worker-%s' % group['name']
         name = '%s-%s' % (settings['app_name'], component)
-        command = [settings.get('python', 'python3'), LAUNCHER_PATH] if group.get('settings') else None
         container = _container(settings, 'worker', list(group['argv']) + ['--hostname=%s@%%h' % group['name']],
-                               command=command)
+                               command=worker_executable(group, settings.get('python', 'python3'), LAUNCHER_PATH))
         container['resources'] = _resources(group)
         container['startupProbe'] = dict(_probe_exec(settings, 'ping', group['name']), **_timing(settings, 'startup'))
         container['readinessProbe'] = dict(_probe_exec(settings, 'ping', group['name']),
@@ -362,6 +362,13 @@ def flower_manifests(argv, settings, url_prefix='', auth_secret=''):
     return docs
 
 
+def _scripts(probe_source, launcher_source):
+    data = {'probe.py': probe_source}
+    if launcher_source:
+        data['launcher.py'] = launcher_source
+    return data
+
+
 def config_manifests(settings, config, probe_source, launcher_source=''):
     """The ConfigMaps: non-secret settings, and the probe and launcher scripts."""
     return [
@@ -369,7 +376,7 @@ def config_manifests(settings, config, probe_source, launcher_source=''):
          'data': dict((str(key), str(value)) for key, value in config.items())},
         {'apiVersion': 'v1', 'kind': 'ConfigMap',
          'metadata': metadata(settings, settings['probe_config_name'], 'config'),
-         'data': dict({'probe.py': probe_source}, **({'launcher.py': launcher_source} if launcher_source else {}))},
+         'data': _scripts(probe_source, launcher_source)},
     ]
 
 

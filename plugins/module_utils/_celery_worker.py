@@ -216,6 +216,11 @@ def group_settings(group, settings=None):
     return merged
 
 
+def worker_executable(group, python, launcher_path):
+    """What runs ``argv``: the launcher when the group has Celery settings, else ``celery``."""
+    return [python, launcher_path] if group.get('settings') else ['celery']
+
+
 def worker_argv(app_module, group, log_level='info'):
     """The ``celery`` arguments (after the executable) that run one worker of ``group``.
 
