@@ -54,7 +54,9 @@ lint: venv link
 	$(BIN)/yamllint -s .
 	$(BIN)/ansible-lint --offline --profile production
 
+# The launcher tests run real workers on a throwaway redis-server.
 unit: venv link
+	scripts/ensure-redis.sh
 	cd $(COLLECTIONS)/ansible_collections/celeryops/deploy && $(BIN)/python -m pytest -q tests/unit
 
 # Wrong input fails in preflight, naming the variable, and leaves the host unchanged (real role runs).

@@ -1,0 +1,240 @@
+"""celeryops-celery.py tells systemd (and the probes) the truth: READY=1 only
+once a worker consumes, WATCHDOG=1 only while its loop turns or while it
+reconnects to a lost broker, and a heartbeat file the probes can read.
+
+Real Celery workers and beat against a real redis-server on a free loopback
+port; the test plays systemd's side of the notify protocol (a datagram
+socket named in $NOTIFY_SOCKET). Every wait is bounded.
+"""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+FILES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))),
+                     'roles', 'celery_common', 'files')
+LAUNCHER = os.path.join(FILES, 'celeryops-celery.py')
+
+APP = (
+    'from celery import Celery\n'
+    'app = Celery("hbapp")\n'
+    'app.conf.update(broker_connection_retry_on_startup=True, worker_hijack_root_logger=False,\n'
+    '                beat_schedule={"t": {"task": "hbapp.t", "schedule": 3.0}})\n'
+    '@app.task(name="hbapp.t")\n'
+    'def t():\n'
+    '    return 1\n'
+)
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+class Redis(object):
+    def __init__(self, workdir):
+        exe = shutil.which('redis-server')
+        if not exe:
+            pytest.fail('redis-server is not installed (make unit installs it)')
+        self.exe, self.workdir, self.port, self.proc = exe, workdir, free_port(), None
+
+    def start(self):
+        self.proc = subprocess.Popen([self.exe, '--port', str(self.port), '--bind', '127.0.0.1', '--save', '',
+                                      '--appendonly', 'no', '--dir', str(self.workdir)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                socket.create_connection(('127.0.0.1', self.port), timeout=0.5).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise AssertionError('redis-server did not listen on port %d' % self.port)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+
+class Notify(object):
+    """systemd's end of sd_notify: collects (time, message) datagrams."""
+
+    def __init__(self, path):
+        self.path = str(path)
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.path)
+        self.sock.settimeout(0.2)
+        self.messages = []
+
+    def drain(self, seconds):
+        deadline = time.time() + seconds
+        while time.time() < deadline:
+            try:
+                data = self.sock.recv(4096)
+            except socket.timeout:
+                continue
+            self.messages.append((time.time(), data.decode()))
+
+    def wait_for(self, text, seconds):
+        deadline = time.time() + seconds
+        while time.time() < deadline:
+            self.drain(0.2)
+            if any(text in message for _at, message in self.messages):
+                return True
+        return False
+
+    def count(self, text, since):
+        return sum(1 for at, message in self.messages if at >= since and text in message)
+
+
+@pytest.fixture
+def redis(tmp_path):
+    server = Redis(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+def launch(tmp_path, redis, notify, *argv, watchdog_usec=6000000):
+    (tmp_path / 'hbapp.py').write_text(APP)
+    env = dict(os.environ, NOTIFY_SOCKET=notify.path, WATCHDOG_USEC=str(watchdog_usec),
+               CELERY_BROKER_URL='redis://127.0.0.1:%d/0' % redis.port,
+               CELERYOPS_HEARTBEAT_FILE=str(tmp_path / 'heartbeat.json'))
+    env.pop('CELERYOPS_CELERY_SETTINGS', None)
+    return subprocess.Popen([sys.executable, LAUNCHER, '-A', 'hbapp'] + list(argv), cwd=str(tmp_path), env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+
+
+def stop(proc):
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGCONT)
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+
+
+def heartbeat(tmp_path):
+    with open(str(tmp_path / 'heartbeat.json')) as handle:
+        return json.load(handle)
+
+
+def wait_heartbeat(tmp_path, notify, state, seconds):
+    """The heartbeat file once it says ``state`` (it is rewritten every second)."""
+    deadline = time.time() + seconds
+    record = {}
+    while time.time() < deadline:
+        try:
+            record = heartbeat(tmp_path)
+        except (OSError, ValueError):
+            record = {}
+        if record.get('state') == state:
+            return record
+        notify.drain(0.3)
+    return record
+
+
+@pytest.mark.parametrize('pool', ['prefork', 'threads'])
+def test_worker_ready_watchdog_outage_and_wedge(tmp_path, redis, pool):
+    notify = Notify(tmp_path / 'notify.sock')
+    proc = launch(tmp_path, redis, notify, 'worker', '--pool=%s' % pool, '--concurrency=2', '--without-mingle',
+                  '--without-gossip', '--loglevel=INFO')
+    try:
+        assert notify.wait_for('READY=1', 60), proc.stderr.read1().decode() if proc.poll() is not None else 'no READY'
+        record = wait_heartbeat(tmp_path, notify, 'consuming', 5)
+        assert record['state'] == 'consuming' and record['alive'] is True
+        # The loop turns: the watchdog hears from the worker every second or so.
+        since = time.time()
+        notify.drain(4)
+        assert notify.count('WATCHDOG=1', since) >= 3
+
+        # Broker outage: the worker reconnects on its own; it keeps vouching.
+        redis.stop()
+        assert notify.wait_for('STATUS=Reconnecting', 20)
+        since = time.time()
+        notify.drain(8)
+        assert notify.count('WATCHDOG=1', since) >= 6
+        assert heartbeat(tmp_path)['state'] == 'reconnecting'
+        redis.start()
+        assert wait_heartbeat(tmp_path, notify, 'consuming', 60)['state'] == 'consuming'
+
+        # Wedged (SIGSTOP): not a single WATCHDOG=1 while it is stopped.
+        os.killpg(proc.pid, signal.SIGSTOP)
+        notify.drain(0.5)  # a datagram already in flight
+        since = time.time()
+        notify.drain(4)
+        assert notify.count('WATCHDOG=1', since) == 0
+        os.killpg(proc.pid, signal.SIGCONT)
+        since = time.time()
+        notify.drain(4)
+        assert notify.count('WATCHDOG=1', since) >= 2
+    finally:
+        stop(proc)
+    notify.drain(1)
+    assert any('STOPPING=1' in message for _at, message in notify.messages)
+
+
+def test_worker_is_not_ready_without_a_broker(tmp_path, redis):
+    redis.stop()
+    notify = Notify(tmp_path / 'notify.sock')
+    proc = launch(tmp_path, redis, notify, 'worker', '--pool=solo', '--without-mingle', '--without-gossip')
+    try:
+        notify.drain(8)
+        assert not any('READY=1' in message for _at, message in notify.messages)
+        # Nothing was ever consumed: no watchdog ping vouches for it either.
+        assert not any('WATCHDOG=1' in message for _at, message in notify.messages)
+        redis.start()
+        assert notify.wait_for('READY=1', 60)
+    finally:
+        stop(proc)
+
+
+def test_beat_is_ready_after_its_first_pass_and_marks_the_next(tmp_path, redis):
+    notify = Notify(tmp_path / 'notify.sock')
+    proc = launch(tmp_path, redis, notify, 'beat', '--schedule=%s' % (tmp_path / 'schedule'), '--max-interval=2')
+    try:
+        assert notify.wait_for('READY=1', 60)
+        record = wait_heartbeat(tmp_path, notify, 'running', 5)
+        assert record['kind'] == 'beat' and record['state'] == 'running' and record['alive'] is True
+        assert record['next_tick'] is not None and record['next_tick'] - record['tick'] <= 2.01
+    finally:
+        stop(proc)
+
+
+def test_heartbeat_file_is_never_half_written(tmp_path):
+    sys.path.insert(0, FILES)
+    try:
+        import importlib.util
+        spec = importlib.util.spec_from_file_location('celeryops_launcher', LAUNCHER)
+        launcher = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(launcher)
+    finally:
+        sys.path.pop(0)
+    clock = [100.0]
+    pace = launcher.Pacemaker('worker', environ={'CELERYOPS_HEARTBEAT_FILE': str(tmp_path / 'hb.json')},
+                              clock=lambda: clock[0])
+    assert pace.beat() is False  # never turned: not alive
+    pace.mark()
+    assert pace.beat() is True
+    clock[0] += launcher.STALE_SECONDS + 0.1
+    assert pace.beat() is False  # stale
+    pace.reconnecting()
+    assert pace.beat() is True  # reconnecting on purpose
+    assert os.listdir(str(tmp_path)) == ['hb.json']
+    assert heartbeat_path_state(tmp_path / 'hb.json') == 'reconnecting'
+
+
+def heartbeat_path_state(path):
+    with open(str(path)) as handle:
+        return json.load(handle)['state']
