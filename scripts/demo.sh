@@ -164,8 +164,6 @@ all:
     # Inside the container Flower listens on all addresses; docker publishes
     # it on the host's 127.0.0.1 only.
     celery_flower_address: 0.0.0.0
-    # This container sandbox has no user namespaces.
-    celery_systemd_sandbox_overrides: {PrivateUsers: false}
     celery_app_name: demo
     celery_app_module: celeryops_demo.celery:app
     celery_broker_url: "redis://:{{ celery_demo_broker_password }}@$broker:6379/0"

@@ -71,11 +71,11 @@ _value:
   elements: str
 """
 
-from ansible_collections.celeryops.deploy.plugins.module_utils._celery_cmd import flower_argv
+from ansible_collections.celeryops.deploy.plugins.module_utils._celery_cmd import flower_argv, flower_health_url
 
 
 class FilterModule(object):
     """Filters of celeryops.deploy."""
 
     def filters(self):
-        return {'celery_flower_argv': flower_argv}
+        return {'celery_flower_argv': flower_argv, 'celery_flower_health_url': flower_health_url}

@@ -11,7 +11,7 @@ name: celery_worker_normalize
 short_description: Fill in the defaults of Celery worker groups and build their command lines
 version_added: 0.1.0
 description:
-  - Returns the groups with C(pool), C(instances), C(environment), C(extra_args) and C(stop_timeout) filled in,
+  - Returns the groups with C(pool), C(instances), C(environment), C(extra_args), C(stop_timeout), C(start_timeout) and C(watchdog) filled in,
     and C(argv), the C(celery) arguments that run one worker of the group.
   - Validate the groups with P(celeryops.deploy.celery_worker_group_errors#filter) first.
 options:
@@ -40,6 +40,16 @@ options:
     description: Arguments added to every group, before the group's own.
     type: list
     elements: str
+  start_timeout:
+    description: systemd C(TimeoutStartSec) of groups that set no C(start_timeout) (seconds until ready).
+    type: int
+    default: 90
+  watchdog:
+    description:
+      - systemd C(WatchdogSec) of prefork and threads groups that set no C(watchdog); solo, gevent and
+        eventlet groups get C(time_limit) + O(stop_margin), or none without a time limit. 0 turns it off.
+    type: int
+    default: 60
   settings:
     description:
       - Celery settings for every group; merged with each group's own C(settings) into C(settings), and passed

@@ -42,3 +42,15 @@ def flower_argv(app_module, address='127.0.0.1', port=5555, url_prefix='', persi
         argv.append('--purge_offline_workers=%d' % int(purge_offline_workers))
     argv.extend(extra_args or [])
     return argv
+
+
+def flower_health_url(address='127.0.0.1', port=5555, url_prefix=''):
+    """The URL of Flower's /healthcheck, as a client on the same host reaches it.
+
+    A wildcard listen address is reached on loopback; IPv6 literals get brackets.
+    """
+    host = {'': '127.0.0.1', '0.0.0.0': '127.0.0.1', '::': '::1'}.get(address, address)
+    if ':' in host:
+        host = '[%s]' % host
+    prefix = url_prefix.strip('/')
+    return 'http://%s:%d%s/healthcheck' % (host, int(port), '/' + prefix if prefix else '')

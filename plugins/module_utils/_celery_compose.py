@@ -20,14 +20,16 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.celeryops.deploy.plugins.module_utils._celery_worker import worker_executable
+from ansible_collections.celeryops.deploy.plugins.module_utils._celery_worker import launcher_command
 
 # Where the helper files land inside every container (Compose configs).
 EXEC_PATH = '/run/celeryops/exec.sh'
 PROBE_PATH = '/run/celeryops/probe.py'
-# The launcher that lays the inventory's Celery settings over the app's
-# (celeryops-celery.py); only worker groups with settings run through it.
+# The launcher (celeryops-celery.py): every worker and beat runs through it
+# (the inventory's Celery settings, the heartbeat file the health check reads).
 LAUNCHER_PATH = '/run/celeryops/launcher.py'
+HEARTBEAT_ENV = 'CELERYOPS_HEARTBEAT_FILE'
+HEARTBEAT_FILE = '/tmp/celeryops-heartbeat.json'
 # Compose secret names; the exec shim reads /run/secrets/<name>.
 COMMON_SECRET = 'celery_env'
 ROLE_SECRET_TARGET = 'celery_role_env'
@@ -63,7 +65,16 @@ def _healthcheck(settings, test):
 
 
 def _probe(settings, *args):
-    return [settings.get('python', 'python3'), PROBE_PATH, '--app', settings['app_module']] + list(args)
+    app = [] if args[0] in ('ready', 'http') else ['--app', settings['app_module']]
+    return [settings.get('python', 'python3'), PROBE_PATH] + app + list(args)
+
+
+def _file_healthcheck(settings):
+    """The health check that reads the launcher's heartbeat file: no shim
+    (it needs no secret), no Celery import, no broker round trip."""
+    check = _healthcheck(settings, [])
+    check['test'] = ['CMD'] + _probe(settings, 'ready')
+    return check
 
 
 def base_service(settings, component, role_secret=None):
@@ -75,7 +86,7 @@ def base_service(settings, component, role_secret=None):
         'io.celeryops.app': settings['app_name'],
         'io.celeryops.component': component,
     }
-    if settings.get('revision'):
+    if settings.get('revision') and not isinstance(settings['revision'], dict):
         # Changes when a secrets file is rewritten, so Compose recreates the
         # containers (it does not look into secret files); the value is a
         # file time, not derived from the secret.
@@ -130,9 +141,12 @@ def worker_services(groups, settings):
     for group in groups:
         service = base_service(settings, 'worker', 'worker_%s_env' % group['name'].replace('-', '_'))
         service['labels']['io.celeryops.group'] = group['name']
-        if group.get('settings'):
-            service['configs'].append({'source': 'celeryops_celery', 'target': LAUNCHER_PATH})
-        service['command'] = (worker_executable(group, settings.get('python', 'python3'), LAUNCHER_PATH)
+        if isinstance(settings.get('revision'), dict):
+            # Per group (the shared and the group's own secrets file): a
+            # change to one group's settings rolls that group only.
+            service['labels']['io.celeryops.secrets-revision'] = str(settings['revision'].get(group['name'], ''))
+        service['configs'].append({'source': 'celeryops_celery', 'target': LAUNCHER_PATH})
+        service['command'] = (launcher_command(settings.get('python', 'python3'), LAUNCHER_PATH)
                               + list(group['argv']) + ['--hostname=%s@%%h' % group['name']])
         service['stop_signal'] = 'SIGTERM'
         service['stop_grace_period'] = _duration(group['stop_timeout'])
@@ -141,7 +155,8 @@ def worker_services(groups, settings):
         if limits:
             deploy['resources'] = {'limits': limits}
         service['deploy'] = deploy
-        service['healthcheck'] = _healthcheck(settings, _probe(settings, 'ping', group['name']))
+        service['environment'][HEARTBEAT_ENV] = HEARTBEAT_FILE
+        service['healthcheck'] = _file_healthcheck(settings)
         services['worker-%s' % group['name']] = service
     return services
 
@@ -155,13 +170,15 @@ def worker_secrets(groups, project_dir):
 def beat_service(argv, settings, stop_timeout=60):
     """The beat service: one replica, its schedule on the ``beat-data`` volume."""
     service = base_service(settings, 'beat', 'beat_env')
-    service['command'] = ['celery'] + list(argv)
+    service['configs'].append({'source': 'celeryops_celery', 'target': LAUNCHER_PATH})
+    service['command'] = launcher_command(settings.get('python', 'python3'), LAUNCHER_PATH) + list(argv)
+    service['environment'][HEARTBEAT_ENV] = HEARTBEAT_FILE
     service['stop_signal'] = 'SIGTERM'
     service['stop_grace_period'] = _duration(stop_timeout)
     service['deploy'] = {'replicas': 1}
     service['volumes'] = ['beat-data:%s' % settings.get('state_dir', '/var/lib/celery')]
-    # Beat answers no ping; it is healthy when the app loads and reaches the broker.
-    service['healthcheck'] = _healthcheck(settings, _probe(settings, 'broker'))
+    # Healthy while its heartbeat says it schedules on time.
+    service['healthcheck'] = _file_healthcheck(settings)
     return service
 
 
@@ -175,7 +192,9 @@ def flower_service(argv, settings, address='127.0.0.1', port=5555, url_prefix=''
         service['volumes'] = ['flower-data:%s' % settings.get('state_dir', '/var/lib/celery')]
     path = '/%s/healthcheck' % url_prefix.strip('/') if url_prefix.strip('/') else '/healthcheck'
     url = 'http://127.0.0.1:%d%s' % (FLOWER_CONTAINER_PORT, path)
-    service['healthcheck'] = _healthcheck(settings, _probe(settings, 'http', url))
+    check = _healthcheck(settings, [])
+    check['test'] = ['CMD'] + _probe(settings, 'http', url)  # no secret needed: no shim
+    service['healthcheck'] = check
     return service
 
 

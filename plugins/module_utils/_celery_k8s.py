@@ -26,14 +26,16 @@ __metaclass__ = type
 import re
 
 from ansible_collections.celeryops.deploy.plugins.module_utils._celery_plan import k8s_cpu as plan_k8s_cpu
-from ansible_collections.celeryops.deploy.plugins.module_utils._celery_worker import worker_executable
+from ansible_collections.celeryops.deploy.plugins.module_utils._celery_worker import launcher_command
 
 PROBE_MOUNT = '/celeryops'
 PROBE_PATH = PROBE_MOUNT + '/probe.py'
-# The launcher that lays the inventory's Celery settings over the app's
-# (celeryops-celery.py), from the same ConfigMap; only worker groups with
-# settings run through it.
+# The launcher (celeryops-celery.py), from the same ConfigMap: every worker
+# runs through it (the inventory's settings, the heartbeat the probes read).
 LAUNCHER_PATH = PROBE_MOUNT + '/launcher.py'
+# The launcher's heartbeat, on the in-memory /tmp volume of every pod.
+HEARTBEAT_ENV = 'CELERYOPS_HEARTBEAT_FILE'
+HEARTBEAT_FILE = '/tmp/celeryops-heartbeat.json'
 FLOWER_PORT = 5555
 MANAGED_BY = 'celeryops.deploy'
 
@@ -80,8 +82,14 @@ def metadata(settings, name, component):
 
 
 def _probe_exec(settings, *args):
-    return {'exec': {'command': [settings.get('python', 'python3'), PROBE_PATH, '--app', settings['app_module']]
-                     + list(args)}}
+    """An exec probe. ``ready`` reads the heartbeat file only (no app import)."""
+    app = [] if args[0] == 'ready' else ['--app', settings['app_module']]
+    return {'exec': {'command': [settings.get('python', 'python3'), PROBE_PATH] + app + list(args)}}
+
+
+def _heartbeat_env():
+    """Where the launcher writes the heartbeat the probes read (the /tmp emptyDir)."""
+    return [{'name': HEARTBEAT_ENV, 'value': HEARTBEAT_FILE}]
 
 
 def _timing(settings, kind):
@@ -184,6 +192,9 @@ def _resources(group):
 def _deployment(settings, name, component, pod, replicas=None, strategy=None):
     spec = {
         'revisionHistoryLimit': 5,
+        # After this long without progress the rollout is failed (the roles
+        # wait for it when they apply, and fail naming the Deployment).
+        'progressDeadlineSeconds': int(settings.get('progress_deadline', 600)),
         'selector': {'matchLabels': selector(settings, component)},
         'template': pod,
     }
@@ -202,10 +213,13 @@ def worker_manifests(groups, settings):
         component = 'worker-%s' % group['name']
         name = '%s-%s' % (settings['app_name'], component)
         container = _container(settings, 'worker', list(group['argv']) + ['--hostname=%s@%%h' % group['name']],
-                               command=worker_executable(group, settings.get('python', 'python3'), LAUNCHER_PATH))
+                               command=launcher_command(settings.get('python', 'python3'), LAUNCHER_PATH))
         container['resources'] = _resources(group)
-        container['startupProbe'] = dict(_probe_exec(settings, 'ping', group['name']), **_timing(settings, 'startup'))
-        container['readinessProbe'] = dict(_probe_exec(settings, 'ping', group['name']),
+        container['env'] = _heartbeat_env()
+        # Ready = consuming, from the heartbeat file; liveness asks Celery
+        # only when the heartbeat is stale (wedged, or the broker is down).
+        container['startupProbe'] = dict(_probe_exec(settings, 'ready', group['name']), **_timing(settings, 'startup'))
+        container['readinessProbe'] = dict(_probe_exec(settings, 'ready', group['name']),
                                            **_timing(settings, 'readiness'))
         container['livenessProbe'] = dict(_probe_exec(settings, 'alive', group['name']),
                                           **_timing(settings, 'liveness'))
@@ -315,15 +329,16 @@ def beat_manifests(argv, settings, stop_timeout=60):
     """Beat: one replica, Recreate (never two beats during a rollout)."""
     component = 'beat'
     name = '%s-beat' % settings['app_name']
-    container = _container(settings, 'beat', argv)
+    container = _container(settings, 'beat', argv, command=[settings.get('python', 'python3'), LAUNCHER_PATH])
+    container['env'] = _heartbeat_env()
     container['resources'] = _resources(settings.get('beat_resources') or {
         'cpu_request': 0.05, 'memory_request_mb': 128, 'memory_limit_mb': 256, 'cpu_limit': 0.5})
     container['volumeMounts'] = [{'name': 'state', 'mountPath': settings.get('state_dir', '/var/lib/celery')}]
-    # Beat answers no ping: it is ready when the app loads and reaches the
-    # broker. No liveness probe: beat exits on fatal errors (the kubelet
-    # restarts it) and a broker check would restart it during outages.
-    container['startupProbe'] = dict(_probe_exec(settings, 'broker'), **_timing(settings, 'startup'))
-    container['readinessProbe'] = dict(_probe_exec(settings, 'broker'), **_timing(settings, 'readiness'))
+    # Beat is ready when its heartbeat says it schedules on time (the
+    # launcher marks each pass and when the next is due). No liveness probe:
+    # beat exits on fatal errors (the kubelet restarts it).
+    container['startupProbe'] = dict(_probe_exec(settings, 'ready'), **_timing(settings, 'startup'))
+    container['readinessProbe'] = dict(_probe_exec(settings, 'ready'), **_timing(settings, 'readiness'))
     pod = _pod(settings, component, container, stop_timeout, [{'name': 'state', 'emptyDir': {}}])
     deployment = _deployment(settings, name, component, pod, 1, {'type': 'Recreate'})
     deployment['metadata']['annotations'] = {

@@ -20,7 +20,8 @@ POOLS = ('prefork', 'threads', 'gevent', 'eventlet', 'solo')
 # silently, which would leave a user thinking memory is bounded when it is not.
 PREFORK_ONLY = ('max_tasks_per_child', 'max_memory_per_child', 'autoscale')
 POSITIVE_INTS = ('concurrency', 'instances', 'prefetch_multiplier', 'max_tasks_per_child',
-                 'max_memory_per_child', 'time_limit', 'soft_time_limit', 'stop_timeout', 'memory_limit_mb',
+                 'max_memory_per_child', 'time_limit', 'soft_time_limit', 'stop_timeout', 'start_timeout',
+                 'memory_limit_mb',
                  'memory_request_mb', 'autoscale_queue_length', 'max_replicas')
 CPU_NUMBERS = ('cpu_limit', 'cpu_request')
 AUTOSCALERS = ('none', 'hpa', 'keda')
@@ -33,7 +34,7 @@ WORKLOAD_KEYS = ('kind', 'task_memory_mb', 'avg_duration_s', 'rate_per_s', 'max_
 # Kubernetes requests; autoscaling/max_replicas/autoscale_queue_length size
 # the HPA or KEDA ScaledObject.
 KNOWN_KEYS = frozenset(('name', 'queues', 'pool') + POSITIVE_INTS + CPU_NUMBERS
-                       + ('autoscale', 'environment', 'extra_args', 'autoscaling', 'settings')
+                       + ('autoscale', 'environment', 'extra_args', 'autoscaling', 'settings', 'watchdog')
                        + WORKLOAD_KEYS + ('plan_summary', 'plan_reasons'))
 # Group keys the plan may fill in, and the plan's name for each.
 PLANNED_KEYS = (('pool', 'pool'), ('concurrency', 'concurrency'), ('instances', 'instances'),
@@ -126,6 +127,9 @@ def _group_errors(index, group):
             errors.append("%s.autoscale must be 'max,min' with max >= min and max >= 1; got %r" % (where, autoscale))
         if group.get('concurrency') is not None:
             errors.append('%s sets both autoscale and concurrency; set one' % where)
+    watchdog = group.get('watchdog')
+    if watchdog is not None and (not _is_int(watchdog) or watchdog < 0):
+        errors.append('%s.watchdog must be a whole number of seconds, 0 to turn it off; got %r' % (where, watchdog))
     soft, hard = group.get('soft_time_limit'), group.get('time_limit')
     if _is_int(soft) and _is_int(hard) and soft >= hard:
         errors.append('%s.soft_time_limit (%d) must be below time_limit (%d)' % (where, soft, hard))
@@ -216,9 +220,29 @@ def group_settings(group, settings=None):
     return merged
 
 
-def worker_executable(group, python, launcher_path):
-    """What runs ``argv``: the launcher when the group has Celery settings, else ``celery``."""
-    return [python, launcher_path] if group.get('settings') else ['celery']
+# Pools whose event loop runs the tasks themselves: a long task stops the
+# loop's heartbeat, so their watchdog must outlast the task time limit.
+LOOP_BLOCKING_POOLS = ('solo', 'gevent', 'eventlet')
+
+
+def watchdog_seconds(group, default, margin):
+    """systemd WatchdogSec= of a group (0 = none).
+
+    The heartbeat proves the worker's event loop turns. prefork and threads
+    run tasks beside the loop: ``default``. solo, gevent and eventlet run
+    them in it: the time limit plus ``margin``, and none without a time
+    limit (a task may legitimately hold the loop that long).
+    """
+    if group.get('watchdog') is not None:
+        return group['watchdog']
+    if group.get('pool', 'prefork') in LOOP_BLOCKING_POOLS:
+        return group['time_limit'] + margin if group.get('time_limit') else 0
+    return default
+
+
+def launcher_command(python, launcher_path):
+    """What runs a Celery command line: the launcher (settings, readiness, heartbeat)."""
+    return [python, launcher_path]
 
 
 def worker_argv(app_module, group, log_level='info'):
@@ -248,7 +272,7 @@ def worker_argv(app_module, group, log_level='info'):
 
 
 def normalize_groups(groups, app_module, log_level='info', default_stop_timeout=300,
-                     stop_margin=30, extra_args=None, settings=None):
+                     stop_margin=30, extra_args=None, settings=None, start_timeout=90, watchdog=60):
     """Groups with every default filled in, plus ``argv`` and ``stop_timeout``.
 
     ``settings`` (Celery settings for every group) merge with each group's
@@ -267,6 +291,8 @@ def normalize_groups(groups, app_module, log_level='info', default_stop_timeout=
             item['environment'][SETTINGS_ENV] = json.dumps(item['settings'], sort_keys=True, separators=(',', ':'))
         item['extra_args'] = list(extra_args or []) + list(item.get('extra_args') or [])
         item['stop_timeout'] = stop_timeout(item, default_stop_timeout, stop_margin)
+        item['start_timeout'] = item.get('start_timeout') or start_timeout
+        item['watchdog'] = watchdog_seconds(item, watchdog, stop_margin)
         item['argv'] = worker_argv(app_module, item, log_level)
         result.append(item)
     return result
@@ -277,6 +303,76 @@ def instance_units(groups, app_name):
     return ['%s-worker-%s@%d.service' % (app_name, group['name'], number)
             for group in groups
             for number in range(1, (group.get('instances') or 1) + 1)]
+
+
+def instance_link(base_dir, group_name, number):
+    """The release symlink an instance's ExecStart runs through."""
+    return '%s/instances/worker-%s@%d' % (base_dir, group_name, number)
+
+
+def _changed_files(file_results):
+    """(paths, backups) of the template results that changed something."""
+    paths, backups = [], {}
+    for result in file_results or ():
+        # In check mode a file that would change has no `dest` in the result.
+        dest = result.get('dest')
+        if not dest:
+            args = (result.get('invocation') or {}) if isinstance(result.get('invocation'), dict) else {}
+            dest = args.get('module_args', {}).get('dest') if isinstance(args.get('module_args'), dict) else None
+        if result.get('changed') and dest:
+            paths.append(dest)
+            if result.get('backup_file'):
+                backups[dest] = result['backup_file']
+    return paths, backups
+
+
+def unit_rollout(unit, link, install, file_results=(), timeout=600):
+    """celery_systemd_rollout's ``instances`` and ``backups`` for one unit (beat, Flower).
+
+    ``file_results``: the results of the template tasks that wrote its unit
+    and env file; it restarts when one changed or ``install.restart_all``.
+    """
+    paths, backups = _changed_files(file_results)
+    all_backups = dict(install.get('backups') or {})
+    all_backups.update(backups)
+    instance = {'unit': unit, 'link': link, 'target': install['venv'],
+                'restart': any(result.get('changed') for result in file_results or ())
+                or bool(install.get('restart_all')),
+                'files': list(install.get('files') or []) + paths, 'timeout': int(timeout)}
+    return {'instances': [instance], 'backups': all_backups}
+
+
+def rollout(groups, app_name, base_dir, install, file_results=(), margin=30):
+    """What celery_systemd_rollout gets for the worker groups: ``instances`` and ``backups``.
+
+    ``install``: the shared install's summary (``venv``, ``restart_all``,
+    ``files`` and ``backups`` of the shared env file). ``file_results``: the
+    results of the template tasks that wrote the groups' files (``item.name``,
+    ``changed``, ``dest``, ``backup_file``). A group restarts when one of its
+    files changed, every group when ``restart_all``; each instance lists the
+    changed files it starts with (restored from their backups on failure).
+    """
+    changed = {}
+    backups = dict(install.get('backups') or {})
+    for result in file_results or ():
+        paths, group_backups = _changed_files([result])
+        if result.get('changed'):
+            changed.setdefault(result['item']['name'], []).extend(paths)
+            backups.update(group_backups)
+    restart_groups = set(group['name'] for group in groups) if install.get('restart_all') else set(changed)
+    instances = []
+    for group in groups:
+        for number in range(1, (group.get('instances') or 1) + 1):
+            instances.append({
+                'unit': '%s-worker-%s@%d.service' % (app_name, group['name'], number),
+                'link': instance_link(base_dir, group['name'], number),
+                'target': install['venv'],
+                'restart': group['name'] in restart_groups,
+                'files': list(install.get('files') or []) + changed.get(group['name'], []),
+                # systemctl restart = warm shutdown, then a start until READY.
+                'timeout': int(group['stop_timeout']) + int(group['start_timeout']) + margin,
+            })
+    return {'instances': instances, 'backups': backups}
 
 
 def plan_input(groups):

@@ -124,7 +124,7 @@ class Systemd:
 
     def client(self, *argv, timeout=300):
         script = ('set -a; . /etc/celery/demo/celery.env; set +a; '
-                  'exec setpriv --reuid=demo --regid=demo --init-groups /opt/celery/demo/venv/bin/python - "$@"')
+                  'exec setpriv --reuid=demo --regid=demo --init-groups /opt/celery/demo/instances/worker-io@1/bin/python - "$@"')
         cmd = ['docker', 'exec', '-i', self.host, 'bash', '-c', script, 'client'] + list(argv)
         return json.loads(run(cmd, timeout=timeout, input=CLIENT).stdout)
 

@@ -10,7 +10,8 @@ paths, taken from the manifests, must:
 
   succeed  against healthy containers (startup, readiness, liveness);
   fail     against a wedged worker (SIGSTOP) while the broker works
-           (readiness and liveness) and against a stopped worker or Flower;
+           (readiness and liveness, once its heartbeat file is stale), a
+           wedged beat (readiness), and a stopped worker or Flower;
   liveness keeps passing during a broker outage (readiness fails), and
            readiness passes again once the broker is back.
 
@@ -172,6 +173,25 @@ class Proof:
                              'probe': kind, 'passed': passed, 'expected': want, 'ok': good,
                              'detail': detail})
 
+    def expect_within(self, situation, deployment, kind, want, limit):
+        """Like expect, but the probe may take up to `limit` seconds to turn
+        (a heartbeat file goes stale after its maximum age)."""
+        name = self.containers[deployment['metadata']['name']]
+        container = deployment['spec']['template']['spec']['containers'][0]
+        probe = container['%sProbe' % kind]
+        start = time.time()
+        deadline = start + limit
+        while True:
+            passed, detail = self.run_probe(name, container, probe)
+            if passed == want or time.time() > deadline:
+                break
+            time.sleep(1)
+        good = passed == want
+        self.ok = self.ok and good
+        self.results.append({'situation': situation, 'deployment': deployment['metadata']['name'],
+                             'probe': kind, 'passed': passed, 'expected': want, 'ok': good,
+                             'after_s': round(time.time() - start, 1), 'detail': detail})
+
     def wait_for(self, deployment, kind, limit):
         """Run a probe until it passes, at most `limit` seconds (bounded)."""
         name = self.containers[deployment['metadata']['name']]
@@ -210,8 +230,8 @@ class Proof:
 
         # Wedged: the worker process stopped (SIGSTOP), the broker up.
         docker('kill', '--signal', 'SIGSTOP', self.containers[worker['metadata']['name']])
-        self.expect('worker wedged, broker up', worker, 'readiness', False)
-        self.expect('worker wedged, broker up', worker, 'liveness', False)
+        self.expect_within('worker wedged, broker up', worker, 'readiness', False, 20)
+        self.expect_within('worker wedged, broker up', worker, 'liveness', False, 20)
         docker('kill', '--signal', 'SIGCONT', self.containers[worker['metadata']['name']])
         recovered = self.wait_for(worker, 'readiness', self.args.timeout)
         self.ok = self.ok and recovered
@@ -220,14 +240,21 @@ class Proof:
 
         # Broker outage: readiness fails, liveness must not (no restart loop).
         docker('stop', '-t', '1', self.containers['broker'])
-        self.expect('broker down', worker, 'readiness', False)
+        self.expect_within('broker down', worker, 'readiness', False, 20)
         self.expect('broker down', worker, 'liveness', True)
-        self.expect('broker down', beat, 'readiness', False)
+        # Longer than the heartbeat's maximum age: liveness still passes.
+        time.sleep(12)
+        self.expect('broker down 12 s later', worker, 'liveness', True)
         docker('start', self.containers['broker'])
         back = self.wait_for(worker, 'readiness', self.args.timeout)
         self.ok = self.ok and back
         self.results.append({'situation': 'broker back', 'deployment': worker['metadata']['name'],
                              'probe': 'readiness', 'passed': back, 'expected': True, 'ok': back})
+
+        # Wedged beat: its heartbeat goes stale, readiness fails.
+        docker('kill', '--signal', 'SIGSTOP', self.containers[beat['metadata']['name']])
+        self.expect_within('beat wedged', beat, 'readiness', False, 20)
+        docker('kill', '--signal', 'SIGCONT', self.containers[beat['metadata']['name']])
 
         # Stopped containers: every probe fails.
         docker('stop', '-t', '5', self.containers[worker['metadata']['name']])

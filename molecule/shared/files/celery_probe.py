@@ -10,6 +10,8 @@ on a command line; then:
   ticks  the beat counter (celeryops_demo:ticks) before and after a wait
   send   send io_sleep(--seconds) to --queue; prints its task id
   result wait for --task-id; prints its state, result and node
+  direct add(2, 3) to --node's own queue (worker_direct); prints how long
+         until it ran (the node must consume right away)
 Prints one JSON document; exits 1 with a message when a check fails.
 """
 
@@ -65,8 +67,9 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument('--pid', type=int, help='PID of a running worker (default: use this environment)')
     parser.add_argument('--nodes', default='', help='comma-separated node names that must answer')
-    parser.add_argument('--check', choices=['ping', 'tasks', 'all', 'ticks', 'send', 'result'], default='all')
+    parser.add_argument('--check', choices=['ping', 'tasks', 'all', 'ticks', 'send', 'result', 'direct'], default='all')
     parser.add_argument('--queue', default='io')
+    parser.add_argument('--node', default='')
     parser.add_argument('--seconds', type=float, default=8.0)
     parser.add_argument('--task-id', default='')
     parser.add_argument('--wait', type=float, default=10.0, help='seconds between two tick counts')
@@ -88,6 +91,17 @@ def main():
     if args.check == 'send':
         result = tasks.io_sleep.apply_async((args.seconds,), queue=args.queue)
         report['task_id'] = result.id
+        print(json.dumps(report, sort_keys=True))
+        return
+
+    if args.check == 'direct':
+        import time
+        from celery.utils.nodenames import worker_direct
+        sent = time.time()
+        result = tasks.add.apply_async((2, 3), queue=worker_direct(args.node))
+        value = result.get(timeout=args.timeout)
+        report.update(result=value, node=result.worker or '', seconds=round(time.time() - sent, 3))
+        report['ok'] = value == 5 and result.worker == args.node
         print(json.dumps(report, sort_keys=True))
         return
 

@@ -167,3 +167,88 @@ def test_shim_stops_on_a_line_that_is_not_a_variable(shim):
     proc, out, _err = run_shim(copy, ['/bin/echo', 'started'])
     assert proc.returncode != 0
     assert 'started' not in out
+
+
+# --- the heartbeat file: ready/alive without Celery ----------------------------
+
+def write_heartbeat(path, age=0.0, **record):
+    now = time.time()
+    base = {'kind': 'worker', 'state': 'consuming', 'time': now - age, 'tick': now - age, 'alive': True, 'pid': 1}
+    base.update(record)
+    path.write_text(json.dumps(base))
+
+
+@pytest.mark.parametrize('record, age, ready', [
+    ({}, 0.0, 0),                                   # consuming, fresh
+    ({'state': 'running', 'kind': 'beat'}, 1.0, 0),  # beat on schedule
+    ({'alive': False}, 0.0, 1),                     # the loop stopped turning
+    ({'state': 'reconnecting'}, 0.0, 1),            # alive, but not consuming
+    ({'state': 'starting', 'alive': False}, 0.0, 1),
+    ({}, 30.0, 1),                                  # the process froze: stale file
+])
+def test_probe_ready_reads_the_heartbeat(probe, tmp_path, monkeypatch, record, age, ready):
+    path = tmp_path / 'hb.json'
+    write_heartbeat(path, age, **record)
+    monkeypatch.setenv('CELERYOPS_HEARTBEAT_FILE', str(path))
+    assert probe.main(['ready']) == ready
+
+
+def test_probe_ready_without_a_file_is_not_ready(probe, tmp_path, monkeypatch):
+    monkeypatch.setenv('CELERYOPS_HEARTBEAT_FILE', str(tmp_path / 'missing.json'))
+    assert probe.main(['ready']) == 1
+
+
+@pytest.fixture
+def no_celery(tmp_path):
+    """A `celery` package that fails when imported: proof a check never imports Celery."""
+    fake = tmp_path / 'fake'
+    (fake / 'celery').mkdir(parents=True)
+    (fake / 'celery' / '__init__.py').write_text('raise SystemExit("celery was imported")\n')
+    return str(fake)
+
+
+@pytest.mark.parametrize('state, check, code', [
+    ('consuming', 'ready', 0), ('consuming', 'alive', 0), ('reconnecting', 'alive', 0), ('reconnecting', 'ready', 1),
+])
+def test_fresh_heartbeat_checks_never_import_celery(tmp_path, no_celery, state, check, code):
+    path = tmp_path / 'hb.json'
+    write_heartbeat(path, state=state)
+    env = dict(os.environ, PYTHONPATH=no_celery, CELERYOPS_HEARTBEAT_FILE=str(path))
+    proc = subprocess.run([sys.executable, PROBE, '--app', 'nosuchapp', check, 'io'], env=env,
+                          capture_output=True, text=True, timeout=30, check=False)
+    assert proc.returncode == code, proc.stderr
+    assert 'celery was imported' not in proc.stderr
+
+
+def test_stale_heartbeat_liveness_asks_celery(tmp_path, no_celery):
+    path = tmp_path / 'hb.json'
+    write_heartbeat(path, age=60.0)
+    env = dict(os.environ, PYTHONPATH=no_celery, CELERYOPS_HEARTBEAT_FILE=str(path))
+    proc = subprocess.run([sys.executable, PROBE, '--app', 'nosuchapp', 'alive', 'io'], env=env,
+                          capture_output=True, text=True, timeout=30, check=False)
+    assert 'celery was imported' in proc.stderr + proc.stdout
+
+
+@pytest.mark.parametrize('record', [
+    {'alive': True, 'kind': 'worker', 'next_tick': None, 'pid': 12, 'state': 'consuming', 'tick': 1.25,
+     'time': 1733.5},
+    {'alive': False, 'kind': 'beat', 'state': 'running', 'time': 1e9},
+    {'nested': [1, {'a': 'b, c'}], 'state': 'x: y'},   # not the launcher's shape: json reads it
+])
+def test_probe_reads_the_launchers_record_without_json(probe, record):
+    assert probe.parse_record(json.dumps(record, sort_keys=True)) == record
+
+
+def test_probe_ready_imports_little(tmp_path):
+    """The check runs every few seconds in every container: no json, socket,
+    signal or argparse on its path (each costs CPU at start)."""
+    path = tmp_path / 'hb.json'
+    write_heartbeat(path)
+    code = ('import runpy, sys; sys.argv = ["probe", "ready"]\n'
+            'try:\n    runpy.run_path(%r, run_name="__main__")\n'
+            'except SystemExit as exit:\n'
+            '    print(exit.code, sorted(m for m in ("json", "socket", "signal", "argparse") if m in sys.modules))\n'
+            % PROBE)
+    proc = subprocess.run([sys.executable, '-S', '-c', code], env=dict(os.environ, CELERYOPS_HEARTBEAT_FILE=str(path)),
+                          capture_output=True, text=True, timeout=30, check=False)
+    assert proc.stdout.split(None, 1) == ['0', '[]\n'], proc.stdout + proc.stderr

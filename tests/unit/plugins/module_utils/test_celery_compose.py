@@ -65,7 +65,11 @@ ALL_FRAGMENTS = dict(CELERY_FRAGMENTS, broker=broker_fragment)
 
 
 def probe(*args):
-    return ['CMD'] + EXEC_SHIM + ['/venv/bin/python', '/run/celeryops/probe.py', '--app', APP] + list(args)
+    """A health check that reads a file or a URL: no shim, no app, no secret."""
+    return ['CMD', '/venv/bin/python', '/run/celeryops/probe.py'] + list(args)
+
+
+HEARTBEAT = {'PYTHONUNBUFFERED': '1', 'CELERYOPS_HEARTBEAT_FILE': '/tmp/celeryops-heartbeat.json'}
 
 
 # --- escaping --------------------------------------------------------------
@@ -106,7 +110,7 @@ def test_dollar_in_a_settings_value_is_escaped():
     body = worker_fragment(image='registry.example.com/shop:$TAG', python='/opt/$venv/bin/python')
     service = body['services']['worker-io']
     assert service['image'] == 'registry.example.com/shop:$$TAG'
-    assert service['healthcheck']['test'][3] == '/opt/$$venv/bin/python'
+    assert service['healthcheck']['test'][1] == '/opt/$$venv/bin/python'
 
 
 # --- worker groups ---------------------------------------------------------
@@ -122,11 +126,14 @@ def test_one_worker_service_per_group():
 def test_worker_command_is_the_systemd_argv_plus_the_node_name(name, index):
     group = groups(extra_args=['--without-mingle'])[index]
     service = cc.fragment(settings(), 'worker', groups=[group])['services']['worker-%s' % name]
-    assert service['command'] == ['celery'] + group['argv'] + ['--hostname=%s@%%h' % name]
-    assert service['command'][:4] == ['celery', '-A', APP, 'worker']
+    # Every worker starts through the launcher (settings, heartbeat file).
+    launcher = [settings()['python'], cc.LAUNCHER_PATH]
+    assert service['command'] == launcher + group['argv'] + ['--hostname=%s@%%h' % name]
+    assert service['command'][:5] == launcher + ['-A', APP, 'worker']
     assert '--without-mingle' in service['command']
-    # The health check pings exactly the node the command names.
-    assert service['healthcheck']['test'] == probe('ping', name)
+    # The health check reads the heartbeat the launcher writes: consuming.
+    assert service['healthcheck']['test'] == probe('ready')
+    assert service['environment'] == HEARTBEAT
 
 
 def test_worker_replicas_grace_period_and_limits():
@@ -182,7 +189,7 @@ def test_worker_container_sandbox():
     assert service['security_opt'] == ['no-new-privileges:true']
     assert service['entrypoint'] == EXEC_SHIM
     assert service['restart'] == 'unless-stopped'
-    assert service['healthcheck'] == {'test': probe('ping', 'io'), 'interval': '30s', 'timeout': '20s',
+    assert service['healthcheck'] == {'test': probe('ready'), 'interval': '30s', 'timeout': '20s',
                                       'retries': 3, 'start_period': '10s'}
     assert service['labels']['io.celeryops.app'] == 'shop'
     assert service['labels']['io.celeryops.component'] == 'worker'
@@ -209,7 +216,8 @@ def test_worker_secrets_and_configs():
         'worker_cpu_heavy_env': {'file': PROJECT + '/secrets/worker-cpu-heavy.env'},
     }
     assert service['configs'] == [{'source': 'celeryops_exec', 'target': '/run/celeryops/exec.sh'},
-                                  {'source': 'celeryops_probe', 'target': '/run/celeryops/probe.py'}]
+                                  {'source': 'celeryops_probe', 'target': '/run/celeryops/probe.py'},
+                                  {'source': 'celeryops_celery', 'target': '/run/celeryops/launcher.py'}]
     assert body['configs'] == {'celeryops_exec': {'file': PROJECT + '/celeryops-exec.sh'},
                                'celeryops_probe': {'file': PROJECT + '/celeryops-probe.py'},
                                'celeryops_celery': {'file': PROJECT + '/celeryops-celery.py'}}
@@ -276,7 +284,7 @@ def test_no_secret_in_any_fragment(component):
         assert needle not in text
     for service in body['services'].values():
         assert 'env_file' not in service
-        assert service.get('environment', {'PYTHONUNBUFFERED': '1'}) == {'PYTHONUNBUFFERED': '1'}
+        assert service.get('environment', {'PYTHONUNBUFFERED': '1'}) in ({'PYTHONUNBUFFERED': '1'}, HEARTBEAT)
 
 
 # --- beat ------------------------------------------------------------------
@@ -286,15 +294,18 @@ def test_beat():
     body = beat_fragment()
     assert sorted(body['services']) == ['beat']
     service = body['services']['beat']
-    assert service['command'] == ['celery', '-A', APP, 'beat', '--loglevel=INFO',
+    # Through the launcher, which marks each scheduler pass in the heartbeat file.
+    assert service['command'] == ['/venv/bin/python', cc.LAUNCHER_PATH, '-A', APP, 'beat', '--loglevel=INFO',
                                   '--schedule=/var/lib/celery/celerybeat-schedule']
+    assert {'source': 'celeryops_celery', 'target': cc.LAUNCHER_PATH} in service['configs']
+    assert service['environment'] == HEARTBEAT
     assert service['deploy'] == {'replicas': 1}
     assert service['stop_grace_period'] == '45s'
     assert service['volumes'] == ['beat-data:/var/lib/celery']
     assert body['volumes'] == {'beat-data': {}}
     assert service['secrets'] == ['celery_env', {'source': 'beat_env', 'target': 'celery_role_env'}]
     assert body['secrets']['beat_env'] == {'file': PROJECT + '/secrets/beat.env'}
-    assert service['healthcheck']['test'] == probe('broker')
+    assert service['healthcheck']['test'] == probe('ready')
     assert service['entrypoint'] == EXEC_SHIM and service['user'] == '10001:10002'
     assert service['labels']['io.celeryops.component'] == 'beat'
 
@@ -396,3 +407,10 @@ def test_broker_healthcheck_needs_no_password():
 def test_unknown_component(component):
     with pytest.raises(ValueError, match='unknown Compose component'):
         cc.fragment(settings(), component)
+
+
+def test_each_worker_group_has_its_own_secrets_revision():
+    """A change to one group's secrets file recreates that group only."""
+    services = worker_fragment(revision={'io': '1-2', 'cpu-heavy': '1-3'})['services']
+    assert services['worker-io']['labels']['io.celeryops.secrets-revision'] == '1-2'
+    assert services['worker-cpu-heavy']['labels']['io.celeryops.secrets-revision'] == '1-3'

@@ -219,12 +219,14 @@ def test_worker_command_is_the_systemd_argv_plus_the_node_name(index, name):
     item = groups(extra_args=['--without-mingle'])[index]
     container = container_of(worker(name, ck.manifests(settings(), 'worker', groups=[item])))
     assert container['name'] == 'worker'
-    assert container['command'] == ['celery']
+    # Every worker starts through the launcher (settings, heartbeat file).
+    assert container['command'] == [PYTHON, ck.LAUNCHER_PATH]
     assert container['args'] == item['argv'] + ['--hostname=%s@%%h' % name]
     assert container['args'][:3] == ['-A', APP, 'worker']
     assert '--without-mingle' in container['args']
-    # The probes ask exactly the node the command names.
-    assert container['readinessProbe']['exec']['command'][-2:] == ['ping', name]
+    # Readiness reads the heartbeat; liveness asks exactly the node the command names.
+    assert container['readinessProbe']['exec']['command'][-2:] == ['ready', name]
+    assert container['livenessProbe']['exec']['command'][-2:] == ['alive', name]
 
 
 @pytest.mark.parametrize('name, grace', [('io', 300), ('cpu-heavy', 90)])
@@ -236,18 +238,19 @@ def test_worker_grace_period_is_the_group_stop_timeout(name, grace):
 
 @pytest.mark.parametrize('name', ['io', 'cpu-heavy'])
 def test_worker_probes(name):
-    """Startup/readiness ping the node; liveness only fails for a wedged worker
-    (a broker outage does not restart it)."""
+    """Startup/readiness read the heartbeat file (consuming, no app import);
+    liveness only fails for a wedged worker (a broker outage does not restart it)."""
     container = container_of(worker(name))
-    assert container['startupProbe'] == dict(probe('ping', name), **DEFAULT_TIMINGS['startup'])
-    assert container['readinessProbe'] == dict(probe('ping', name), **DEFAULT_TIMINGS['readiness'])
+    ready = {'exec': {'command': [PYTHON, ck.PROBE_PATH, 'ready', name]}}
+    assert container['startupProbe'] == dict(ready, **DEFAULT_TIMINGS['startup'])
+    assert container['readinessProbe'] == dict(ready, **DEFAULT_TIMINGS['readiness'])
     assert container['livenessProbe'] == dict(probe('alive', name), **DEFAULT_TIMINGS['liveness'])
 
 
 def test_probe_checks_exist_in_the_probe_script():
     with open(PROBE_FILE) as handle:
         source = handle.read()
-    assert "choices=('ping', 'alive', 'broker', 'http')" in source
+    assert "choices=('ready', 'ping', 'alive', 'broker', 'http')" in source
 
 
 def test_worker_probe_python_defaults_to_python3():
@@ -314,7 +317,8 @@ def test_worker_volumes_and_env():
                                          {'name': 'celeryops', 'mountPath': '/celeryops', 'readOnly': True}]
     assert container['envFrom'] == [{'configMapRef': {'name': 'shop-config'}},
                                     {'secretRef': {'name': 'shop-secrets'}}]
-    assert 'env' not in container
+    # Only the heartbeat's path, on the in-memory /tmp.
+    assert container['env'] == [{'name': 'CELERYOPS_HEARTBEAT_FILE', 'value': '/tmp/celeryops-heartbeat.json'}]
     assert container['image'] == SETTINGS['image']
     assert container['imagePullPolicy'] == 'Always'
 
@@ -632,7 +636,7 @@ def test_beat():
     assert spec['selector']['matchLabels'] == ck.selector(settings(), 'beat')
     container = container_of(deployment)
     assert container['name'] == 'beat'
-    assert container['command'] == ['celery']
+    assert container['command'] == [PYTHON, ck.LAUNCHER_PATH]
     assert container['args'] == ['-A', APP, 'beat', '--loglevel=INFO', '--schedule=/var/lib/celery/celerybeat-schedule']
     assert spec['template']['spec']['terminationGracePeriodSeconds'] == 45
     assert docs[1]['spec'] == {'podSelector': {'matchLabels': ck.selector(settings(), 'beat')},
@@ -640,11 +644,12 @@ def test_beat():
 
 
 def test_beat_probes():
-    """No liveness probe (a broker check would restart beat in an outage)."""
+    """Ready while the heartbeat says beat schedules on time; no liveness probe."""
     container = container_of(beat_docs()[0])
     assert 'livenessProbe' not in container
-    assert container['startupProbe'] == dict(probe('broker'), **DEFAULT_TIMINGS['startup'])
-    assert container['readinessProbe'] == dict(probe('broker'), **DEFAULT_TIMINGS['readiness'])
+    ready = {'exec': {'command': [PYTHON, ck.PROBE_PATH, 'ready']}}
+    assert container['startupProbe'] == dict(ready, **DEFAULT_TIMINGS['startup'])
+    assert container['readinessProbe'] == dict(ready, **DEFAULT_TIMINGS['readiness'])
     timed = container_of(beat_docs(probes={'readiness': {'periodSeconds': 90}})[0])
     assert timed['readinessProbe']['periodSeconds'] == 90
 
@@ -806,7 +811,9 @@ def test_hardened_pods_everywhere(component):
         assert container['securityContext']['readOnlyRootFilesystem'] is True
         assert container['securityContext']['allowPrivilegeEscalation'] is False
         assert container['securityContext']['capabilities'] == {'drop': ['ALL']}
-        assert container['command'] == ['celery']
+        # Workers and beat start through the launcher (settings, heartbeat file).
+        assert container['command'] == ([PYTHON, ck.LAUNCHER_PATH] if component in ('worker', 'beat')
+                                        else ['celery'])
         resources = container['resources']
         assert set(resources['requests']) == {'cpu', 'memory'}
         # Every mount names a declared volume; the probe script is read-only.
@@ -888,7 +895,8 @@ def test_no_secret_in_the_workloads(component):
             assert needle not in text
         assert of_kind(docs, 'Secret') == [] and of_kind(docs, 'ConfigMap') == []
         for deployment in of_kind(docs, 'Deployment'):
-            assert 'env' not in container_of(deployment)
+            assert [item['name'] for item in container_of(deployment).get('env', [])] in (
+                [], ['CELERYOPS_HEARTBEAT_FILE'])
 
 
 @pytest.mark.parametrize('component', ['kubernetes', 'workers', 'Worker', ''])
@@ -1027,3 +1035,11 @@ def test_objects_validate_against_the_kubernetes_schemas(tmp_path):
                             timeout=300, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     assert 'INFO' in result.stdout and 'ERROR' not in result.stdout, result.stdout
+
+
+@pytest.mark.parametrize('component', sorted(COMPONENTS))
+def test_every_deployment_has_a_progress_deadline(component):
+    for deployment in of_kind(COMPONENTS[component](), 'Deployment'):
+        assert deployment['spec']['progressDeadlineSeconds'] == 600
+    docs = ck.manifests(settings(progress_deadline=120), 'worker', groups=groups())
+    assert [d['spec']['progressDeadlineSeconds'] for d in of_kind(docs, 'Deployment')] == [120, 120]
