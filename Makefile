@@ -89,7 +89,10 @@ bench-smoke: venv link
 faults: setup
 	scripts/faults.sh
 
-test: lint unit input sanity bench-smoke molecule demo-check
+# Every tool first (Docker, Compose, the k8s tools), so that no test skips
+# for a missing one: under `make test` a missing tool fails the test.
+test: export CELERYOPS_REQUIRE_TOOLS=1
+test: setup k8s-tools lint unit input sanity bench-smoke molecule demo-check
 
 demo: setup
 	PLATFORM=$(PLATFORM) scripts/demo.sh

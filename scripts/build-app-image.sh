@@ -30,37 +30,59 @@ have=$(docker image inspect -f "{{ index .Config.Labels \"$hash_label\" }}" "$AP
 # The demo app's version as a second tag (manifests pin a version, not latest).
 version=$(sed -n 's/^version = "\(.*\)"$/\1/p' "$app/pyproject.toml")
 versioned="${APP_IMAGE%:*}:$version"
+buildlog=$(mktemp)
+trap 'rm -f "$buildlog"' EXIT
 if [ -z "${REBUILD:-}" ] && [ "$have" = "$want" ]; then
   docker tag "$APP_IMAGE" "$versioned"
   log "image $APP_IMAGE ($versioned) up to date"
-  exit 0
+else
+  log "building $APP_IMAGE from $BASE_IMAGE and $wh"
+  start=$SECONDS
+  # The context is streamed: the app's files plus the wheelhouse renamed to
+  # wheels/ (tar's -C is relative to the one before, hence the absolute path).
+  # A streamed tarball bypasses .dockerignore, so its patterns are repeated
+  # here. Classic builder: the engine is 20.10 without buildx.
+  tar -c --sort=name --owner=0 --group=0 --numeric-owner \
+      --exclude=build --exclude=dist --exclude='*.egg-info' --exclude=__pycache__ \
+      --exclude='*.py[co]' --exclude=.venv --exclude=.git \
+      --exclude=.celeryops-wheelhouse.sha256 \
+      --transform='s,^wheelhouse,wheels,' \
+      -C "$app" . -C "$(cd "$CACHE" && pwd)" wheelhouse \
+    | DOCKER_BUILDKIT=0 docker build --rm --force-rm \
+        --build-arg BASE_IMAGE="$BASE_IMAGE" \
+        --build-arg PIP_INSTALL_ARGS="$pip_args" \
+        --build-arg PACKAGES="$packages" \
+        --label "$hash_label=$want" \
+        -t "$APP_IMAGE" - >"$buildlog" 2>&1 \
+    || { tail -n 30 "$buildlog" >&2; die "docker build of $APP_IMAGE failed"; }
+  # Remove what a build leaves dangling, and only that: the build stage (the
+  # classic builder keeps it) and the image this one replaced (unless in use).
+  docker image prune -f --filter "label=celeryops.stage=demo-app-build" >/dev/null
+  docker image prune -f --filter "label=$hash_label" >/dev/null
+  docker tag "$APP_IMAGE" "$versioned"
+  size=$(docker image inspect -f '{{.Size}}' "$APP_IMAGE")
+  log "built $APP_IMAGE in $((SECONDS - start)) s ($((size / 1000000)) MB)"
 fi
 
-log "building $APP_IMAGE from $BASE_IMAGE and $wh"
-buildlog=$(mktemp)
-trap 'rm -f "$buildlog"' EXIT
-start=$SECONDS
-# The context is streamed: the app's files plus the wheelhouse renamed to
-# wheels/ (tar's -C is relative to the one before, hence the absolute path).
-# A streamed tarball bypasses .dockerignore, so its patterns are repeated
-# here. Classic builder: the engine is 20.10 without buildx.
-tar -c --sort=name --owner=0 --group=0 --numeric-owner \
-    --exclude=build --exclude=dist --exclude='*.egg-info' --exclude=__pycache__ \
-    --exclude='*.py[co]' --exclude=.venv --exclude=.git \
-    --exclude=.celeryops-wheelhouse.sha256 \
-    --transform='s,^wheelhouse,wheels,' \
-    -C "$app" . -C "$(cd "$CACHE" && pwd)" wheelhouse \
-  | DOCKER_BUILDKIT=0 docker build --rm --force-rm \
-      --build-arg BASE_IMAGE="$BASE_IMAGE" \
-      --build-arg PIP_INSTALL_ARGS="$pip_args" \
-      --build-arg PACKAGES="$packages" \
-      --label "$hash_label=$want" \
-      -t "$APP_IMAGE" - >"$buildlog" 2>&1 \
-  || { tail -n 30 "$buildlog" >&2; die "docker build of $APP_IMAGE failed"; }
-# Remove what a build leaves dangling, and only that: the build stage (the
-# classic builder keeps it) and the image this one replaced (unless in use).
-docker image prune -f --filter "label=celeryops.stage=demo-app-build" >/dev/null
-docker image prune -f --filter "label=$hash_label" >/dev/null
-docker tag "$APP_IMAGE" "$versioned"
-size=$(docker image inspect -f '{{.Size}}' "$APP_IMAGE")
-log "built $APP_IMAGE in $((SECONDS - start)) s ($((size / 1000000)) MB)"
+# A release that cannot start, for the Compose release tests: the same image
+# with the demo's 1.1.0rc2 wheel, whose task module fails at import.
+broken="${APP_IMAGE%:*}:broken"
+broken_wheel=$(cd "$wh" && ls celeryops_demo-1.1.0rc2-*.whl)
+broken_want=$( (docker image inspect -f '{{.Id}}' "$APP_IMAGE"; sha256sum "$wh/$broken_wheel") | sha256sum | cut -d' ' -f1)
+broken_have=$(docker image inspect -f "{{ index .Config.Labels \"$hash_label\" }}" "$broken" 2>/dev/null) || broken_have=""
+if [ "$broken_have" != "$broken_want" ]; then
+  ctx=$(mktemp -d)
+  cp "$wh/$broken_wheel" "$ctx/"
+  cat >"$ctx/Dockerfile" <<DOCKERFILE
+FROM $APP_IMAGE
+USER 0
+COPY $broken_wheel /tmp/
+RUN /opt/celery-venv/bin/pip install --no-cache-dir --disable-pip-version-check --no-deps --no-index \
+      --force-reinstall /tmp/$broken_wheel && rm /tmp/$broken_wheel
+USER 10001:10001
+DOCKERFILE
+  DOCKER_BUILDKIT=0 docker build --rm --force-rm --label "$hash_label=$broken_want" -t "$broken" "$ctx" >"$buildlog" 2>&1 \
+    || { tail -n 30 "$buildlog" >&2; rm -rf "$ctx"; die "docker build of $broken failed"; }
+  rm -rf "$ctx"
+  log "built $broken (a release that cannot start, for the tests)"
+fi

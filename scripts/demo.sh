@@ -66,9 +66,13 @@ PY
 # a task answered and Flower refusing a request without credentials.
 run_demo() {
   log "running celeryops.deploy.demo ($platform)"
-  ANSIBLE_NOCOLOR=1 \
-    "$VENV/bin/ansible-playbook" -i "$1" celeryops.deploy.demo | tee "$demo/last-run.log" \
-    | grep -E '^(PLAY |TASK \[Show|fatal|.*"msg": "add)|changed=|failed=' || true
+  # The playbook's own exit status decides (a play that fails after the
+  # answer fails the demo); grep only shows the interesting lines.
+  # (pipefail, from lib.sh: the pipeline's status is the playbook's).
+  local rc=0
+  ANSIBLE_NOCOLOR=1 "$VENV/bin/ansible-playbook" -i "$1" celeryops.deploy.demo 2>&1 | tee "$demo/last-run.log" \
+    | { grep -E '^(PLAY |TASK \[Show|fatal|.*"msg": "add)|changed=|failed=' || true; } || rc=$?
+  [ "$rc" -eq 0 ] || die "celeryops.deploy.demo failed (rc $rc); see $demo/last-run.log"
   grep -q '"msg": "add(2, 3) = 5, answered by' "$demo/last-run.log" || die "the demo task did not answer; see $demo/last-run.log"
   check_flower ""
 }

@@ -230,6 +230,8 @@ def host_state(project_dir):
              'units': _command('systemctl', 'list-unit-files', '--no-legend', 'shop-*')}
     for root, prefix in WATCHED + ((project_dir, ''),):
         state[root] = _tree(root, prefix)
+    if not compose_runs_here() and (os.environ.get('CELERYOPS_REQUIRE_TOOLS') or os.environ.get('CI')):
+        raise AssertionError('docker compose does not run here: the snapshot would miss containers and volumes')
     if compose_runs_here():
         label = 'label=com.docker.compose.project=shop'
         state['containers'] = _command('docker', 'ps', '-a', '-q', '--filter', label)
@@ -317,21 +319,21 @@ def test_good_input_passes_preflight(tmp_path):
 
 
 @pytest.mark.parametrize('case', sorted(COMPOSE_CASES))
-def test_bad_compose_input_fails_in_preflight(case, tmp_path):
+def test_bad_compose_input_fails_in_preflight(case, tmp_path, missing_tool):
     if case in AFTER_ENGINE_CHECK and not compose_runs_here():
-        pytest.skip('`docker compose version` fails on this machine; the shared compose checks stop first')
+        missing_tool('`docker compose version` fails on this machine; the shared compose checks stop first')
     variables, fragments = COMPOSE_CASES[case]
     check_fails_in_preflight(run_role(variables, tmp_path), fragments, tmp_path)
 
 
-def test_good_compose_input_passes_preflight(tmp_path):
+def test_good_compose_input_passes_preflight(tmp_path, missing_tool):
     """The compose variables pass every check, the Docker Compose v2 one
     included, and the whole check run goes through: the secrets files and the
     Compose files are rendered (the fragment filter runs on the real role
     variables), nothing is written, and as the project directory does not
     exist, `docker compose up` is never run."""
     if not compose_runs_here():
-        pytest.skip('`docker compose version` fails on this machine')
+        missing_tool('`docker compose version` fails on this machine')
     variables = compose_with(celery_compose_broker_enabled=True, celery_compose_broker_password=BROKER_PASSWORD,
                              celery_broker_url='redis://:%s@broker:6379/0' % BROKER_PASSWORD)
     variables['celery_worker_groups'][1].update(cpu_limit=1.5, memory_limit_mb=400)

@@ -1014,11 +1014,11 @@ def test_broker_auth(url, expected):
 # --- against the Kubernetes schemas ----------------------------------------
 
 
-def test_objects_validate_against_the_kubernetes_schemas(tmp_path):
+def test_objects_validate_against_the_kubernetes_schemas(tmp_path, missing_tool):
     """Strict schema validation (unknown fields fail) of what the roles render.
     KEDA's objects are CRDs, outside the built-in schemas."""
     if not os.path.exists(VALIDATE):
-        pytest.skip('no %s (the k8s tools venv)' % VALIDATE)
+        missing_tool('no %s (the k8s tools venv)' % VALIDATE)
     raw = copy.deepcopy(RAW_GROUPS) + [{'name': 'scaled', 'queues': ['bulk'], 'autoscaling': 'hpa',
                                         'cpu_request': 0.5, 'memory_request_mb': 256}]
     peers = [{'namespaceSelector': {'matchLabels': {'kubernetes.io/metadata.name': 'ingress-nginx'}}}]
