@@ -18,7 +18,15 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-PORT = int(os.environ.get('BENCH_REDIS_PORT', '6390'))
+def _free_port():
+    """A loopback port nothing listens on now (another Redis may own 6379/6390)."""
+    import socket
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+PORT = int(os.environ.get('BENCH_REDIS_PORT') or _free_port())
 BROKER = 'redis://127.0.0.1:%d/0' % PORT
 os.environ['BENCH_BROKER_URL'] = BROKER
 sys.path.insert(0, HERE)
@@ -96,17 +104,23 @@ class Redis(object):
         if not exe:
             sys.exit('redis-server not found (make bench installs it)')
         self.dir = tempfile.mkdtemp(prefix='celeryops-bench-')
+        self.log = os.path.join(self.dir, 'redis.log')
         self.proc = subprocess.Popen([exe, '--port', str(PORT), '--bind', '127.0.0.1', '--save', '',
-                                      '--appendonly', 'no', '--dir', self.dir],
+                                      '--appendonly', 'no', '--dir', self.dir, '--logfile', self.log],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.client = redis.Redis(port=PORT)
         for _attempt in range(50):
+            if self.proc.poll() is not None:
+                break  # ours exited (the port was taken, ...): say why, below
             try:
                 self.client.ping()
                 return self
             except redis.ConnectionError:
                 time.sleep(0.1)
-        raise RuntimeError('redis-server did not start')
+        with open(self.log) if os.path.exists(self.log) else open(os.devnull) as handle:
+            tail = handle.read()[-500:]
+        raise RuntimeError('redis-server on 127.0.0.1:%d did not start (exit %s): %s'
+                           % (PORT, self.proc.poll(), tail.strip() or 'no log'))
 
     def __exit__(self, *exc):
         self.proc.terminate()
