@@ -18,6 +18,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+
+
 def _free_port():
     """A loopback port nothing listens on now (another Redis may own 6379/6390)."""
     import socket
