@@ -80,20 +80,28 @@ class Docker(object):
         self._ok(['docker', 'stop', '--time', str(int(grace)), container], int(grace) + 60)
         self._ok(['docker', 'rm', container], 60)
 
+    def restart(self, container, grace):
+        self._ok(['docker', 'restart', '--time', str(int(grace)), container], int(grace) + 60)
+
     def remove(self, container):
         self.run(['docker', 'rm', '--force', container], 60)
 
-    def running(self, container):
-        """Running and never restarted: a new container that crashed and was
-        restarted by its restart policy is not going to become ready."""
+    def restarts(self, container):
+        """How often the container's restart policy restarted it (None: it is gone)."""
+        rc, out, _err = self.run(['docker', 'inspect', '--format', '{{.RestartCount}}', container], 30)
+        return int(out.strip()) if rc == 0 and out.strip().isdigit() else None
+
+    def running(self, container, restarts=0):
+        """Running, and not restarted by its policy since (a container that
+        crashed and was restarted is not going to become ready)."""
         rc, out, _err = self.run(['docker', 'inspect', '--format',
                                   '{{.State.Running}} {{.State.Restarting}} {{.RestartCount}}', container], 30)
-        return rc == 0 and out.split() == ['true', 'false', '0']
+        return rc == 0 and out.split() == ['true', 'false', str(int(restarts))]
 
     def check(self, container, test):
         """Run the container's own health check once; True when it passes."""
         if not test or test[0] == 'NONE':
-            return self.running(container)
+            return True  # no check of its own: running is all there is
         if test[0] == 'CMD-SHELL':
             argv = ['/bin/sh', '-c', test[1]]
         else:
@@ -122,10 +130,10 @@ def _duration(value, default):
     return total + float(number or 0)
 
 
-def _wait_ready(docker, container, test, timeout):
+def _wait_ready(docker, container, test, timeout, restarts=0):
     deadline = docker.clock() + timeout
     while docker.clock() < deadline:
-        if not docker.running(container):
+        if not docker.running(container, restarts):
             return False, 'the container stopped or restarted'
         if docker.check(container, test):
             return True, ''
@@ -197,6 +205,33 @@ def rollout(docker, restore, backups=None, timeout=300, log_lines=20, secrets=()
                 raise RolloutFailed(_message(name, why, back, restored, log, result),
                                     dict(result, failed_service=name, restored=restored, logs=log.splitlines()))
             result['recreated'].append(name)
+    return result
+
+
+def rolling_restart(docker, timeout=300, log_lines=20, secrets=(), check_mode=False):
+    """Restart every worker container in turn (its grace period: a warm
+    shutdown), each ready again before the next; raise RolloutFailed at the
+    first that is not, naming it."""
+    model = docker.model()
+    result = {'changed': False, 'restarted': []}
+    for name in sorted(svc for svc in model if model[svc].get('labels', {}).get(WORKER_LABEL) == 'worker'):
+        test = (model[name].get('healthcheck') or {}).get('test')
+        grace = _duration(model[name].get('stop_grace_period'), 10)
+        for container, _hash in docker.containers(name):
+            result['changed'] = True
+            if check_mode:
+                result['restarted'].append(container)
+                continue
+            restarts = docker.restarts(container) or 0
+            docker.restart(container, grace)
+            ok, why = _wait_ready(docker, container, test, timeout, restarts)
+            if not ok:
+                log = scrub(docker.logs(container, log_lines), secrets)
+                raise RolloutFailed('container %s of service %s did not come back ready after its restart (%s); '
+                                    'the containers after it were not touched. Last log lines:\n%s'
+                                    % (container[:12], name, why, log.rstrip() or '(none)'),
+                                    dict(result, failed_service=name, logs=log.splitlines()))
+            result['restarted'].append(container)
     return result
 
 

@@ -24,6 +24,8 @@ description:
     project files this run changed are put back from O(backups) (a recreated service is recreated again
     from them), and the module fails naming the service. Services after it are not touched.
   - New services and scaling are left to C(docker compose up) (run it after this module).
+  - With O(restart_workers), it instead restarts every worker container in turn (a rolling restart), each
+    with its grace period and ready again before the next; the first that is not fails the module.
 author:
   - celeryops.deploy developers (@celeryops)
 options:
@@ -40,6 +42,10 @@ options:
     type: list
     elements: str
     required: true
+  restart_workers:
+    description: Restart every worker container in turn instead (a rolling restart), each ready before the next.
+    type: bool
+    default: false
   backups:
     description: Changed project file -> its backup (the template module's C(backup_file)).
     type: dict
@@ -79,6 +85,11 @@ replaced:
   description: Worker service -> how many containers were replaced.
   returned: always
   type: dict
+restarted:
+  description: With O(restart_workers), the containers restarted, in order.
+  returned: when restart_workers
+  type: list
+  elements: str
 recreated:
   description: Other services recreated.
   returned: always
@@ -105,7 +116,8 @@ import shutil
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.celeryops.deploy.plugins.module_utils._celery_compose_rollout import Docker, rollout
+from ansible_collections.celeryops.deploy.plugins.module_utils._celery_compose_rollout import (
+    Docker, rollout, rolling_restart)
 from ansible_collections.celeryops.deploy.plugins.module_utils._celery_rollout import RolloutFailed
 
 
@@ -115,6 +127,7 @@ def main():
             project_src=dict(type='path', required=True),
             project_name=dict(type='str', required=True),
             files=dict(type='list', elements='str', required=True),
+            restart_workers=dict(type='bool', default=False),
             backups=dict(type='dict', default={}),
             timeout=dict(type='int', default=300),
             log_lines=dict(type='int', default=20),
@@ -139,6 +152,9 @@ def main():
 
     docker = Docker(run, params['project_src'], params['project_name'], params['files'])
     try:
+        if params['restart_workers']:
+            module.exit_json(**rolling_restart(docker, timeout=params['timeout'], log_lines=params['log_lines'],
+                                               secrets=params['secrets'], check_mode=module.check_mode))
         result = rollout(docker, restore, backups=params['backups'], timeout=params['timeout'],
                          log_lines=params['log_lines'], secrets=params['secrets'], check_mode=module.check_mode)
     except RolloutFailed as failure:

@@ -2,8 +2,15 @@
 container through the entry point, or the host's venv with the env file).
 Reads no secret from its command line. Prints one JSON document.
 
-  send    --queue Q --count N --seconds S --prefix P   send record(P-i, S)
-  collect --prefix P --count N --timeout T             runs per token
+  send    --queue Q --count N --seconds S --prefix P   send record(P-i, S), i from
+          [--start I]                                  I (default 0) to I+N-1
+  collect --prefix P --count N --timeout T --settle S  runs per token; after every
+                                                       token ran, S s more (a
+                                                       late duplicate counts)
+  attempts --prefix P                                  each attempt of P's tokens:
+                                                       node, pid, start, end
+  stats   --nodes K                                    inspect stats: each node's
+                                                       pool concurrency
   ping    --nodes K --timeout T                        every node answers
   ticks   --since EPOCH                                beat's tick times
 """
@@ -15,7 +22,9 @@ import time
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument('mode', choices=('send', 'collect', 'ping', 'ticks'))
+    parser.add_argument('mode', choices=('send', 'collect', 'attempts', 'stats', 'ping', 'ticks'))
+    parser.add_argument('--settle', type=float, default=0.0)
+    parser.add_argument('--start', type=int, default=0)
     parser.add_argument('--queue', default='celery')
     parser.add_argument('--count', type=int, default=10)
     parser.add_argument('--seconds', type=float, default=1.0)
@@ -28,24 +37,51 @@ def main():
     from celeryops_demo import tasks
     from celeryops_demo.celery import app
     client = tasks._redis()  # pylint: disable=protected-access
-    tokens = ['%s-%d' % (args.prefix, index) for index in range(args.count)]
+    tokens = ['%s-%d' % (args.prefix, index) for index in range(args.start, args.start + args.count)]
 
     if args.mode == 'send':
         for token in tokens:
             tasks.record.apply_async((token, args.seconds), queue=args.queue)
         print(json.dumps({'sent': len(tokens), 'queue': args.queue}))
     elif args.mode == 'collect':
-        deadline = time.time() + args.timeout
+        started = time.time()
+        deadline = started + args.timeout
         while True:
             runs = client.hmget(tasks.RUNS_KEY, tokens)
             counts = [int(value or 0) for value in runs]
             if all(counts) or time.time() > deadline:
                 break
             time.sleep(0.5)
+        waited = time.time() - started
+        # A redelivery (after the visibility timeout) runs a token again
+        # later than its first run: keep looking before counting duplicates.
+        time.sleep(args.settle)
+        counts = [int(value or 0) for value in client.hmget(tasks.RUNS_KEY, tokens)]
         print(json.dumps({'sent': len(tokens), 'completed': sum(1 for c in counts if c),
                           'lost': sum(1 for c in counts if not c),
                           'duplicated': sum(1 for c in counts if c > 1),
-                          'waited_s': round(args.timeout - max(0.0, deadline - time.time()), 1)}))
+                          'waited_s': round(waited, 1),
+                          'settle_s': args.settle}))
+    elif args.mode == 'attempts':
+        attempts, by_id = {}, {}
+        for line in client.lrange(tasks.ATTEMPTS_KEY, 0, -1):
+            what, token, node, pid, at, attempt = line.decode().split('|')
+            if not token.startswith(args.prefix + '-'):
+                continue
+            if what == 'start':
+                by_id[attempt] = {'node': node, 'pid': int(pid), 'start': float(at), 'end': None}
+                attempts.setdefault(token, []).append(by_id[attempt])
+            elif attempt in by_id:
+                by_id[attempt]['end'] = float(at)
+        print(json.dumps({'attempts': attempts}))
+    elif args.mode == 'stats':
+        stats = {}
+        for _attempt in range(5):
+            stats.update(app.control.inspect(timeout=3.0).stats() or {})
+            if len(stats) >= args.nodes:
+                break
+        print(json.dumps({'concurrency': dict((node, info.get('pool', {}).get('max-concurrency'))
+                                              for node, info in stats.items())}))
     elif args.mode == 'ping':
         start = time.time()
         deadline = start + args.timeout

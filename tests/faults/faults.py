@@ -80,6 +80,22 @@ class Compose:
     def restart(self, worker):
         run(['docker', 'restart', '-t', '120', worker], timeout=200)
 
+    def stops(self, since):
+        """Worker node -> when it was first told to stop (SIGTERM) since `since`."""
+        out = run(['docker', 'events', '--since', '%.3f' % since, '--until', '%.3f' % time.time(),
+                   '--filter', 'type=container', '--filter', 'event=kill',
+                   '--filter', 'label=com.docker.compose.project=%s' % self.project,
+                   '--filter', 'label=io.celeryops.component=worker', '--format',
+                   '{{.Actor.ID}} {{.TimeNano}} {{index .Actor.Attributes "signal"}} '
+                   '{{index .Actor.Attributes "io.celeryops.group"}}']).stdout
+        stops = {}
+        for line in out.splitlines():
+            container, nanos, signal_number, group = line.split()
+            if signal_number == '15':
+                # The node name is <group>@<hostname>, the container's short id.
+                stops.setdefault('%s@%s' % (group, container[:12]), int(nanos) / 1e9)
+        return stops
+
     def kill(self, group):
         worker = self.containers('worker', group)[0]
         before = run(['docker', 'inspect', '-f', '{{.RestartCount}}', worker]).stdout.strip()
@@ -139,6 +155,19 @@ class Systemd:
     def restart(self, unit):
         run(['docker', 'exec', self.host, 'systemctl', 'restart', unit], timeout=400)
 
+    def stops(self, since):
+        """Worker node -> when systemd first began to stop it since `since` (its journal)."""
+        stops = {}
+        for unit in self.workers():
+            out = run(['docker', 'exec', self.host, 'journalctl', '--unit', unit, '--output', 'short-unix',
+                       '--no-pager', '--since', '@%d' % int(since)]).stdout
+            for line in out.splitlines():
+                if 'Stopping %s' % unit in line:
+                    group, number = unit[len('demo-worker-'):-len('.service')].split('@')
+                    stops['%s%s@%s' % (group, number, self.host)] = float(line.split()[0])
+                    break
+        return stops
+
     def kill(self, group):
         unit = [u for u in self.workers() if u.startswith('demo-worker-%s@' % group)][0]
         before = run(['docker', 'exec', self.host, 'systemctl', 'show', '-p', 'NRestarts', '--value', unit]).stdout
@@ -167,13 +196,23 @@ class Systemd:
 
 
 def tally(platform, label, prefix, count, timeout):
-    result = platform.client('collect', '--prefix', prefix, '--count', str(count), '--timeout', str(timeout))
+    """Runs per token; after every token ran, the settle window (longer than
+    the visibility timeout) passes before duplicates are counted."""
+    result = platform.client('collect', '--prefix', prefix, '--count', str(count), '--timeout', str(timeout),
+                             '--settle', str(platform.args.visibility_timeout + 5),
+                             timeout=timeout + platform.args.visibility_timeout + 120)
     result['fault'] = label
     return result
 
 
-def send(platform, prefix, queue, count, seconds):
-    platform.client('send', '--prefix', prefix, '--queue', queue, '--count', str(count), '--seconds', str(seconds))
+def send(platform, prefix, queue, count, seconds, start=0):
+    platform.client('send', '--prefix', prefix, '--queue', queue, '--count', str(count), '--seconds', str(seconds),
+                    '--start', str(start))
+
+
+def attempts(platform, prefix):
+    """token -> [{node, pid, start, end}] of every attempt (end None: it never finished)."""
+    return platform.client('attempts', '--prefix', prefix)['attempts']
 
 
 def playbook(platform, name, extra=None, timeout=900):
@@ -188,33 +227,59 @@ def playbook(platform, name, extra=None, timeout=900):
 
 
 def fault_rolling_restart(platform, tag):
-    """celeryops.deploy.rolling_restart (serial: 1, one worker at a time) while 40 tasks wait."""
+    """celeryops.deploy.rolling_restart (serial: 1, one worker at a time) with
+    more work queued than the workers hold: every instance must have had a
+    task running when it was told to stop, and that task must finish."""
     prefix = 'roll-%s' % tag
-    send(platform, prefix + '-io', 'io', 30, 1.0)
-    send(platform, prefix + '-cpu', 'cpu', 10, 2.0)
+    io_count, cpu_count = 400, 60
+    send(platform, prefix, 'io', io_count, 1.0)
+    send(platform, prefix, 'cpu', cpu_count, 2.0, start=io_count)
     started = time.time()
     play = playbook(platform, 'rolling_restart')
     play.wait(timeout=900)
     took = time.time() - started
-    io = tally(platform, 'rolling restart', prefix + '-io', 30, 120)
-    cpu = tally(platform, 'rolling restart', prefix + '-cpu', 10, 120)
-    merged = dict((key, io[key] + cpu[key]) for key in ('sent', 'completed', 'lost', 'duplicated'))
-    merged.update(fault='playbook rolling_restart over %d workers (serial, one at a time, %.0f s, rc %s),'
-                  ' 40 tasks of 1-2 s queued' % (len(platform.workers()), took, play.returncode),
-                  deployed=play.returncode == 0)
-    return merged
+    stops = platform.stops(started)  # node -> when it was told to stop
+    result = tally(platform, 'rolling restart', prefix, io_count + cpu_count, 300)
+    runs = attempts(platform, prefix)
+    overlap = {}
+    for node, stopped in stops.items():
+        overlap[node] = sum(1 for token_runs in runs.values() for run in token_runs
+                            if run['node'] == node and run['start'] < stopped
+                            and run['end'] is not None and run['end'] > stopped)
+    cut = sum(1 for token_runs in runs.values() for run in token_runs if run['end'] is None)
+    result.update(fault='playbook rolling_restart over %d workers (serial, one at a time, %.0f s, rc %s), %d tasks of'
+                  ' 1-2 s queued (more than the workers hold); tasks running when each instance was told to stop'
+                  ' and finished by its warm shutdown: %s; attempts cut short: %d'
+                  % (len(platform.workers()), took, play.returncode, io_count + cpu_count,
+                     ', '.join('%s %d' % item for item in sorted(overlap.items())) or 'NO STOP SEEN', cut),
+                  deployed=play.returncode == 0, stops=len(stops), overlap=overlap, cut=cut,
+                  proven=len(stops) == len(platform.workers()) and all(overlap.values()) and cut == 0)
+    return result
 
 
 def fault_kill(platform, tag, visibility):
+    """SIGKILL of the cpu worker while 6 s tasks run: the attempts running at
+    the kill never finish, and each of their tokens runs again later."""
     prefix = 'kill-%s' % tag
     send(platform, prefix, 'cpu', 6, 6.0)
     time.sleep(2)
+    killed_at = time.time()
     handle = platform.kill('cpu')
     back = platform.came_back(handle)
     result = tally(platform, 'kill', prefix, 6, visibility + 90)
-    result['fault'] = ('SIGKILL of the cpu worker main process during 6 s tasks; back by restart policy: %s'
-                       % ('yes' if back else 'NO'))
-    result['restarted'] = back
+    runs = attempts(platform, prefix)
+    cut = dict((token, [run for run in token_runs if run['start'] < killed_at and run['end'] is None])
+               for token, token_runs in runs.items())
+    cut = dict((token, killed) for token, killed in cut.items() if killed)
+    again = dict((token, min(run['start'] for run in runs[token] if run['start'] > killed_at and run['end']))
+                 for token in cut if any(run['start'] > killed_at and run['end'] for run in runs[token]))
+    delay = '%.0f' % (min(again.values()) - killed_at) if again else '-'
+    result['fault'] = ('SIGKILL of the cpu worker main process during 6 s tasks; back by restart policy: %s;'
+                       ' %d attempts running at the kill never finished, %d of their tasks delivered again'
+                       ' and run (first %s s after the kill)'
+                       % ('yes' if back else 'NO', len(cut), len(again), delay))
+    result.update(restarted=back, running_at_kill=len(cut), redelivered=len(again),
+                  proven=bool(cut) and len(again) == len(cut))
     return result
 
 
@@ -224,59 +289,65 @@ def fault_broker(platform, tag, nodes):
     platform.broker('start')
     ping = platform.client('ping', '--nodes', str(nodes), '--timeout', '90')
     prefix = 'broker-%s' % tag
-    send(platform, prefix + '-io', 'io', 10, 0.2)
-    send(platform, prefix + '-cpu', 'cpu', 10, 0.2)
-    io = tally(platform, 'broker', prefix + '-io', 10, 60)
-    cpu = tally(platform, 'broker', prefix + '-cpu', 10, 60)
-    merged = dict((key, io[key] + cpu[key]) for key in ('sent', 'completed', 'lost', 'duplicated'))
-    merged.update(fault='broker stopped 10 s; %d of %d nodes answered ping %.0f s after restart; 20 new tasks'
+    send(platform, prefix, 'io', 10, 0.2)
+    send(platform, prefix, 'cpu', 10, 0.2, start=10)
+    result = tally(platform, 'broker', prefix, 20, 60)
+    result.update(fault='broker stopped 10 s; %d of %d nodes answered ping %.0f s after restart; 20 new tasks'
                   % (ping['answered'], nodes, ping['seconds']), nodes_answered=ping['answered'], nodes=nodes)
-    return merged
+    return result
 
 
 def fault_config_change(platform, tag, args):
     """Tasks keep arriving, a batch every few seconds, for as long as the
     roles take to deploy the change (which recreates or restarts the cpu
-    workers with a warm shutdown)."""
+    workers with a warm shutdown); then every cpu node runs the new
+    concurrency (inspect stats)."""
     prefix = 'config-%s' % tag
+    want = [group['concurrency'] for group in json.loads(args.changed_groups) if group['name'] == 'cpu'][0]
     started = time.time()
     play = playbook(platform, 'site', {'celery_worker_groups': json.loads(args.changed_groups)})
-    batches = 0
+    sent = 0
     while play.poll() is None and time.time() - started < 900:
-        send(platform, '%s-%d' % (prefix, batches), 'cpu', 4, 1.0)
-        batches += 1
+        send(platform, prefix, 'cpu', 4, 1.0, start=sent)
+        sent += 4
         time.sleep(2)
     if play.poll() is None:
         play.kill()
     took = time.time() - started
-    totals = {'sent': 0, 'completed': 0, 'lost': 0, 'duplicated': 0}
-    for batch in range(batches):
-        counted = tally(platform, 'config', '%s-%d' % (prefix, batch), 4, 120)
-        for key in totals:
-            totals[key] += counted[key]
-    totals['fault'] = ('cpu concurrency 2 -> 3 deployed by the roles (%.0f s, rc %s) while 4 tasks of 1 s'
-                       ' arrived every few seconds' % (took, play.returncode))
+    totals = tally(platform, 'config', prefix, sent, 120)
+    stats = platform.client('stats', '--nodes', str(len(platform.workers())))['concurrency']
+    cpu = dict((node, value) for node, value in stats.items() if node.startswith('cpu'))
+    totals['fault'] = ('cpu concurrency 2 -> %d deployed by the roles (%.0f s, rc %s) while 4 tasks of 1 s'
+                       ' arrived every few seconds; inspect stats then: %s'
+                       % (want, took, play.returncode, ', '.join('%s %s' % item for item in sorted(cpu.items()))))
     totals['deployed'] = play.returncode == 0
+    totals['proven'] = bool(cpu) and set(cpu.values()) == set([want])
     return totals
 
 
 def fault_beat(platform, interval):
+    """Beat restarted mid-schedule: the runs the schedule owed in the window
+    against those that came, and runs after the restart (beat came back)."""
     since = time.time()
     time.sleep(8)
     started = time.time()
     platform.beat_restart()
     restart_s = time.time() - started
     time.sleep(12)
-    ticks = platform.client('ticks', '--since', str(since))['ticks']
+    until = time.time()
+    ticks = [tick for tick in platform.client('ticks', '--since', str(since))['ticks'] if tick <= until]
+    owed = int((until - since) / interval)
+    after = [tick for tick in ticks if tick > started + restart_s]
     gaps = [later - earlier for earlier, later in zip(ticks, ticks[1:])]
     doubled = sum(1 for gap in gaps if gap < interval / 2.0)
-    # "None skipped beyond one interval": the longest gap is at most two
-    # intervals plus the time beat was down.
-    longest = max(gaps) if gaps else 0.0
-    skipped = longest > 2 * interval + restart_s
-    return {'fault': 'beat restarted mid-schedule (tick every %g s; restart took %.1f s)' % (interval, restart_s),
-            'sent': len(ticks), 'completed': len(ticks), 'lost': 1 if skipped else 0, 'duplicated': doubled,
-            'longest_gap_s': round(longest, 2), 'ticks_in_20s': len(ticks)}
+    # One run may fall on either edge of the window.
+    missing = max(0, owed - len(ticks) - 1)
+    return {'fault': 'beat restarted mid-schedule (tick every %g s; restart took %.1f s): %d runs owed in %.0f s,'
+                     ' %d came, %d after the restart' % (interval, restart_s, owed, until - since, len(ticks),
+                                                         len(after)),
+            'sent': owed, 'completed': len(ticks), 'lost': missing, 'duplicated': doubled,
+            'longest_gap_s': round(max(gaps) if gaps else 0.0, 2), 'after_restart': len(after),
+            'proven': len(after) >= int(12 / interval) - 1}
 
 
 def main():
@@ -306,8 +377,11 @@ def main():
         except Exception as exc:  # record and go on: the table shows what failed
             result = {'fault': label, 'error': '%s: %s' % (type(exc).__name__, exc)}
         result['seconds'] = round(time.time() - started, 1)
+        # `proven`: the fault happened as the row says (a task was running at
+        # the kill, the instance stopped under load, the new setting runs...).
         good = ('error' not in result and result.get('lost') == 0 and result.get('duplicated') == 0
                 and result.get('restarted', True) and result.get('deployed', True)
+                and result.get('proven', True)
                 and result.get('nodes_answered', 0) >= result.get('nodes', 0))
         result['ok'] = good
         ok = ok and good

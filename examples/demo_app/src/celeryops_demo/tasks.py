@@ -2,6 +2,7 @@
 
 import os
 import time
+import uuid
 
 import redis
 
@@ -59,12 +60,31 @@ def tick():
         client.close()
 
 
+# Each attempt of a `record` task: "start|token|node|pid|time|attempt" when
+# it begins, "end|...|attempt" when it ends (the last 20000; `attempt` pairs
+# the two). The fault tests tell a task that was running when its worker was
+# killed or stopped from one that had not started, and see its redelivery.
+ATTEMPTS_KEY = "celeryops_demo:attempts"
+
+
+def _attempt(client, what, token, attempt):
+    line = "%s|%s|%s|%d|%.3f|%s" % (what, token, record.request.hostname or "", os.getpid(), time.time(), attempt)
+    pipe = client.pipeline()
+    pipe.rpush(ATTEMPTS_KEY, line)
+    pipe.ltrim(ATTEMPTS_KEY, -20000, -1)
+    pipe.execute()
+
+
 @app.task
 def record(token, seconds=1.0):
     """Fault-test task: works `seconds`, then counts one run of `token`."""
-    time.sleep(float(seconds))
     client = _redis()
+    attempt = uuid.uuid4().hex
     try:
-        return client.hincrby(RUNS_KEY, token, 1)
+        _attempt(client, "start", token, attempt)
+        time.sleep(float(seconds))
+        runs = client.hincrby(RUNS_KEY, token, 1)
+        _attempt(client, "end", token, attempt)
+        return runs
     finally:
         client.close()

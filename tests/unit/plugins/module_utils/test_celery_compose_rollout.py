@@ -62,8 +62,16 @@ class FakeEngine(cr.Docker):
         self.log.append('remove %s' % container)
         del self.boxes[container]
 
-    def running(self, container):
+    def running(self, container, restarts=0):
         return self.boxes[container]['running']
+
+    def restarts(self, container):
+        return 0
+
+    def restart(self, container, grace):
+        self.log.append('restart %s %ss' % (container, grace))
+        box = self.boxes[container]
+        box['running'] = 'bad' not in box['hash']
 
     def check(self, container, test):
         assert test == READY
@@ -135,3 +143,16 @@ def test_check_mode_reports_and_touches_nothing():
                                             (150000000000, 150)])
 def test_durations(value, seconds):
     assert cr._duration(value, 10) == seconds
+
+
+def test_a_rolling_restart_goes_one_container_at_a_time_and_stops_at_the_first_that_fails():
+    engine = FakeEngine(MODEL, {'worker-io': [('a', 'h1'), ('b', 'bad'), ('c', 'h1')], 'beat': [('d', 'h1')]},
+                        {'worker-io': 'h1', 'beat': 'h1'})
+    with pytest.raises(RolloutFailed) as failure:
+        cr.rolling_restart(engine)
+    assert engine.log == ['restart a 150.0s', 'restart b 150.0s']  # c never touched, beat is no worker
+    assert failure.value.result['failed_service'] == 'worker-io'
+    assert failure.value.result['restarted'] == ['a']
+    assert 'did not come back ready' in str(failure.value)
+    engine = FakeEngine(MODEL, {'worker-io': [('a', 'h1'), ('c', 'h1')]}, {'worker-io': 'h1', 'beat': 'h1'})
+    assert cr.rolling_restart(engine)['restarted'] == ['a', 'c']
