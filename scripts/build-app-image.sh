@@ -86,3 +86,28 @@ DOCKERFILE
   rm -rf "$ctx"
   log "built $broken (a release that cannot start, for the tests)"
 fi
+
+# A stand-in for the official redis image (the roles' default
+# celery_compose_broker_image, redis:7.4-bookworm), which cannot be pulled
+# here: Debian's redis-server from the base image, run as 999:999 with /data
+# owned by it, as the official image does, so that the Compose broker runs
+# with the roles' default user. Another name, not redis:*, so that it never
+# shadows the real image on a machine that has it.
+redis_image="${BROKER_IMAGE:-celeryops/redis:7.4-bookworm}"
+redis_want=$(printf '%s\n' "$base_id" redis-999-v1 | sha256sum | cut -d' ' -f1)
+redis_have=$(docker image inspect -f "{{ index .Config.Labels \"$hash_label\" }}" "$redis_image" 2>/dev/null) || redis_have=""
+if [ "$redis_have" != "$redis_want" ]; then
+  ctx=$(mktemp -d)
+  cat >"$ctx/Dockerfile" <<DOCKERFILE
+FROM $BASE_IMAGE
+RUN install -d -o 999 -g 999 -m 0750 /data
+WORKDIR /data
+USER 999:999
+ENTRYPOINT []
+CMD ["redis-server"]
+DOCKERFILE
+  DOCKER_BUILDKIT=0 docker build --rm --force-rm --label "$hash_label=$redis_want" -t "$redis_image" "$ctx" >"$buildlog" 2>&1 \
+    || { tail -n 30 "$buildlog" >&2; rm -rf "$ctx"; die "docker build of $redis_image failed"; }
+  rm -rf "$ctx"
+  log "built $redis_image (stand-in for redis:7.4-bookworm, user 999)"
+fi

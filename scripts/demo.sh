@@ -96,11 +96,11 @@ all:
     celery_app_module: celeryops_demo.celery:app
     celery_image: ${APP_IMAGE:-celeryops/demo-app:latest}
     celery_compose_pull: never
-    # The all-in-one Redis, from the demo image (its base has redis-server).
+    # The all-in-one Redis with the roles' default user; the image is a local
+    # stand-in for redis:7.4-bookworm (scripts/build-app-image.sh), since
+    # nothing can be pulled here. With a registry, leave the image out.
     celery_compose_broker_enabled: true
-    celery_compose_broker_image: ${APP_IMAGE:-celeryops/demo-app:latest}
-    celery_compose_broker_user: "10001:10001"
-    celery_compose_broker_uid: 10001
+    celery_compose_broker_image: ${BROKER_IMAGE:-celeryops/redis:7.4-bookworm}
     celery_compose_broker_password: "{{ lookup('ansible.builtin.file', '$demo/broker_password') }}"
     celery_broker_url: "redis://:{{ celery_compose_broker_password }}@broker:6379/0"
     celery_result_backend: "redis://:{{ celery_compose_broker_password }}@broker:6379/1"
