@@ -1,4 +1,4 @@
-"""The Celery app the benchmark runs: three task profiles that count in Redis.
+"""The Celery app the benchmark runs: one task that waits, computes and holds memory.
 
 Each task adds one to a Redis counter when it finishes, so the benchmark
 measures completed tasks without a result backend in the way.
@@ -39,22 +39,18 @@ def _spin(iterations):
 
 
 @app.task
-def io_task(seconds):
-    """I/O-bound: waits without the CPU."""
-    time.sleep(seconds)
-    _count()
+def work(iterations, wait_s, memory_mb=0):
+    """Waits half of wait_s, computes (pure Python: holds the GIL), waits the rest.
 
-
-@app.task
-def cpu_task(iterations):
-    """CPU-bound: pure Python, holds the GIL."""
+    With memory_mb, holds that much resident memory (every page touched) from
+    before the compute part to the end of the task.
+    """
+    time.sleep(wait_s / 2)
+    held = bytearray(memory_mb * 1024 * 1024) if memory_mb else None
+    if held is not None:
+        for offset in range(0, len(held), 4096):
+            held[offset] = 1
     _spin(iterations)
-    _count()
-
-
-@app.task
-def mixed_task(seconds, iterations):
-    """Half waiting, half computing."""
-    time.sleep(seconds)
-    _spin(iterations)
+    time.sleep(wait_s / 2)
+    del held
     _count()

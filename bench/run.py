@@ -1,9 +1,29 @@
-"""Benchmark: Celery's defaults vs the celery_worker_plan settings vs a sweep.
+"""Benchmark matrix: Celery's default vs celery_worker_plan vs the best of a sweep.
 
-Real workers (`celery worker` subprocesses) on a real Redis on loopback, for
-three workload profiles. Prints a table and the ratios plan/best-of-sweep and
-plan/default, and writes them to a file. Every run is bounded in tasks and
-time. `--quick` is the smoke run `make test` uses to keep the harness working.
+Real workers (`celery worker` subprocesses) on a real Redis on loopback. Each
+cell is a workload: a task of about 5 ms, 50 ms or 500 ms of which 5 to 100 %
+is pure-Python CPU (the rest waits), plus one memory-bound cell whose tasks
+hold 120 MB each on a host the plan is told has 1.5 GB, plus two held-out
+cells the rules were not tuned on. Per cell:
+
+- Celery's default (prefork, one process per CPU, prefetch 4);
+- the plan with the CPU share stated (`cpu_time_s`) and without it;
+- a sweep: prefork 1 x, 2 x and 8 x CPUs, threads 16 to 128 in one
+  process, and one threads process per CPU (4 to 64 threads each), every
+  sweep point with the plan's prefetch multiplier (like with like);
+- the best sweep point and both plans measured once more, each keeping the
+  better of its two runs (the best of many noisy runs is biased upwards).
+
+A run prefills the queue (a copy of the cell's messages, so publishing is
+not timed), starts the workers, waits for steady state and measures
+completed tasks over a window, from one counter change to the last one.
+In the memory cell a setting whose measured peak RSS exceeds the budget is
+out of the running (it would be OOM-killed there), and the plan must stay
+within it.
+
+`make bench` fails when a cell's plan / best is below 0.9 with the share
+stated or below 0.8 without it. `--quick` is the smoke run `make test` uses
+(two cells, two sweep points, no targets). Every run is bounded in time.
 """
 
 import argparse
@@ -38,7 +58,19 @@ import redis  # noqa: E402
 
 import bench_app  # noqa: E402
 
-TASK_SECONDS = 0.02  # every profile's task takes about 20 ms
+CPUS = os.cpu_count() or 1
+SHARES = (0.05, 0.2, 0.5, 0.8, 1.0)
+DURATIONS = (0.005, 0.05, 0.5)
+TASK_MEMORY_MB = 20
+# The memory-bound cell: 50 ms tasks, half computing, 120 MB each, on a
+# host with 1.5 GB for the workers.
+MEMORY_CELL = {'share': 0.5, 'duration': 0.05, 'memory_mb': 120, 'budget_mb': 1536}
+# Held out: the rules were not tuned on these (the first is the workload
+# that showed prefork x 8 reaching 0.57 of the best: 3 ms CPU, 30 ms I/O).
+HELD_OUT = ((0.09, 0.033), (0.35, 0.012))
+TARGET_WITH_SHARE = 0.9
+TARGET_WITHOUT_SHARE = 0.8
+QUEUE, TEMPLATE = 'bench', 'bench:template'
 
 
 def calibrate_iterations(target_s):
@@ -50,52 +82,67 @@ def calibrate_iterations(target_s):
         bench_app._spin(iterations)
         elapsed = time.perf_counter() - start
         best = elapsed if best is None else min(best, elapsed)
-    return max(1000, int(iterations * target_s / best))
+    return max(1, int(iterations * target_s / best))
 
 
-def profiles(quick):
-    cpu_iterations = calibrate_iterations(TASK_SECONDS)
-    half = max(500, cpu_iterations // 2)
-    scale = 0.25 if quick else 1.0
-    return [
-        {'name': 'io', 'title': 'I/O-bound (20 ms sleep)', 'task': 'io_task', 'args': (TASK_SECONDS,),
-         'tasks': int(1200 * scale),
-         'workload': {'name': 'io', 'kind': 'io', 'task_memory_mb': 20, 'avg_duration_s': TASK_SECONDS}},
-        {'name': 'cpu', 'title': 'CPU-bound (20 ms pure-Python loop)', 'task': 'cpu_task', 'args': (cpu_iterations,),
-         'tasks': int(400 * scale),
-         'workload': {'name': 'cpu', 'kind': 'cpu', 'task_memory_mb': 20, 'avg_duration_s': TASK_SECONDS}},
-        {'name': 'mixed', 'title': 'Mixed (10 ms sleep + 10 ms loop)', 'task': 'mixed_task',
-         'args': (TASK_SECONDS / 2, half), 'tasks': int(600 * scale),
-         'workload': {'name': 'mixed', 'kind': 'mixed', 'task_memory_mb': 20, 'avg_duration_s': TASK_SECONDS,
-                      'io_share': 0.5}},
-    ]
-
-
-def sweep(quick):
+def cells(quick):
+    per_second = calibrate_iterations(1.0)
+    grid = [(share, duration, 0, None) for duration in DURATIONS for share in SHARES]
+    grid.append((MEMORY_CELL['share'], MEMORY_CELL['duration'], MEMORY_CELL['memory_mb'], MEMORY_CELL['budget_mb']))
+    grid.extend((share, duration, 0, None) for share, duration in HELD_OUT)
     if quick:
-        return [('prefork', 2), ('threads', 16)]
-    return ([('prefork', c) for c in (1, 2, 4, 8, 16)]
-            + [('threads', c) for c in (4, 16, 64)])
+        grid = [(0.2, 0.05, 0, None), (1.0, 0.005, 0, None)]
+    out = []
+    for share, duration, memory_mb, budget in grid:
+        cpu_s = share * duration
+        name = '%d%% of %g ms%s%s' % (round(share * 100), duration * 1000, ', %d MB each' % memory_mb if memory_mb else '',
+                                      ' (held out)' if (share, duration) in HELD_OUT else '')
+        known = {'name': 'bench', 'kind': 'mixed', 'avg_duration_s': duration, 'cpu_time_s': cpu_s,
+                 'task_memory_mb': memory_mb or TASK_MEMORY_MB}
+        unknown = dict(known)
+        del unknown['cpu_time_s']
+        out.append({'name': name, 'share': share, 'duration': duration, 'memory_mb': memory_mb, 'budget_mb': budget,
+                    'args': (int(per_second * cpu_s), duration - cpu_s, memory_mb),
+                    'known': known, 'unknown': unknown,
+                    # Upper bound of any setting's rate: the CPUs (with ~2 ms of
+                    # Celery per task) or 256 tasks in flight.
+                    'max_rate': min(CPUS / (cpu_s + 0.002), 256 / duration)})
+    return out
 
 
-# The sweep's best, Celery's default and the plan are then measured again,
-# interleaved, this many times; each keeps its best run (less noise from
-# whatever else the 2 cores do).
-REPEATS = 2
+def sweep(quick, prefetch):
+    if quick:
+        points = [('prefork', 1, CPUS), ('threads', 1, 16)]
+    else:
+        points = ([('prefork', 1, c) for c in (CPUS, 2 * CPUS, 8 * CPUS)]
+                  + [('threads', 1, c) for c in (16, 64, 128)]
+                  + [('threads', CPUS, c) for c in (4, 16, 64)])
+    return [{'pool': pool, 'instances': n, 'concurrency': c, 'prefetch_multiplier': prefetch}
+            for pool, n, c in points]
 
 
 def default_setting():
     # Celery's defaults: prefork, one process per CPU, prefetch multiplier 4.
-    return {'pool': 'prefork', 'concurrency': os.cpu_count() or 1, 'prefetch_multiplier': 4}
+    return {'pool': 'prefork', 'instances': 1, 'concurrency': CPUS, 'prefetch_multiplier': 4}
 
 
-def planned_setting(workload):
+def planned_setting(workload, budget_mb=None):
     """What celery_worker_plan plans for this workload on this machine."""
     from ansible_collections.celeryops.deploy.plugins.module_utils import _celery_plan
-    plan = _celery_plan.make_plan({'groups': [dict(workload)]}, _celery_plan.detect_resources())
+    resources = _celery_plan.detect_resources(memory_mb=budget_mb)
+    plan = _celery_plan.make_plan({'groups': [dict(workload)]}, resources)
     group = plan['groups'][0]
     return {'pool': group['pool'], 'concurrency': group['concurrency'], 'instances': group['instances'],
-            'prefetch_multiplier': group['prefetch_multiplier'], 'summary': group.get('summary', '')}
+            'prefetch_multiplier': group['prefetch_multiplier']}
+
+
+def label(setting):
+    return '%s %s%d pf %d' % (setting['pool'], '%d x ' % setting['instances'] if setting['instances'] > 1 else 'x ',
+                              setting['concurrency'], setting['prefetch_multiplier'])
+
+
+def key(setting):
+    return (setting['pool'], setting['instances'], setting['concurrency'], setting['prefetch_multiplier'])
 
 
 class Redis(object):
@@ -130,103 +177,247 @@ class Redis(object):
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def run_one(broker, profile, setting, timeout_s=90):
-    """Start the worker(s) of `setting`, push the profile's tasks, return tasks/s."""
+def prefill(broker, cell, window_s):
+    """Publish the cell's messages once into a template list (copied before each run)."""
     broker.client.flushdb()
-    instances = setting.get('instances', 1)
+    count = int(cell['max_rate'] * (window_s + 4) * 1.5) + 2 * CPUS * 128 * 4
+    count = max(200, min(count, 20000))
+    for _task in range(count):
+        bench_app.work.apply_async(cell['args'])
+    broker.client.rename(QUEUE, TEMPLATE)
+    return count
+
+
+def tree_rss_mb(pids):
+    """Resident memory of these processes and all their children, in MB."""
+    children = {}
+    for entry in os.listdir('/proc'):
+        if entry.isdigit():
+            try:
+                with open('/proc/%s/stat' % entry) as handle:
+                    fields = handle.read().rsplit(')', 1)[1].split()
+                children.setdefault(int(fields[1]), []).append(int(entry))
+            except (OSError, IndexError):
+                continue
+    todo, total = list(pids), 0
+    while todo:
+        pid = todo.pop()
+        todo.extend(children.get(pid, []))
+        try:
+            with open('/proc/%d/statm' % pid) as handle:
+                total += int(handle.read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
+        except OSError:
+            continue
+    return total / 1048576.0
+
+
+def run_one(broker, cell, setting, window_s, best=0.0):
+    """Start the setting's worker(s) on a full queue; (tasks/s in steady state, peak RSS MB).
+
+    Steady state: every slot finished a task once (the first generation);
+    then the rate is the tasks done over at least ``window_s`` and at least
+    one more generation (a setting whose tasks all finish at once, many
+    threads on one core, completes in bursts: a window must span one). A
+    setting clearly slower than ``best`` (half of it) is cut short and
+    reports its rate so far, which is then pessimistic.
+    """
+    for name in (QUEUE, bench_app.COUNTER, 'unacked', 'unacked_index', 'unacked_mutex'):
+        broker.client.delete(name)
+    broker.client.copy(TEMPLATE, QUEUE)
+    total = broker.client.llen(QUEUE)
+    started = time.monotonic()
     workers = []
-    for number in range(1, instances + 1):
-        cmd = [sys.executable, '-m', 'celery', '-A', 'bench_app', 'worker', '-Q', 'bench', '-l', 'WARNING',
+    for number in range(1, setting['instances'] + 1):
+        cmd = [sys.executable, '-m', 'celery', '-A', 'bench_app', 'worker', '-Q', QUEUE, '-l', 'WARNING',
                '-P', setting['pool'], '-c', str(setting['concurrency']),
                '--prefetch-multiplier', str(setting['prefetch_multiplier']),
                '--without-gossip', '--without-mingle', '--without-heartbeat', '-n', 'bench%d@%%h' % number]
         workers.append(subprocess.Popen(cmd, cwd=HERE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                        env=dict(os.environ, PYTHONPATH=HERE)))
+                                        env=dict(os.environ, PYTHONPATH=HERE), start_new_session=True))
+    peak = [0.0]
+    checked = [0.0]
+
+    def poll():
+        time.sleep(0.01)
+        now = time.monotonic()
+        if any(worker.poll() is not None for worker in workers):
+            raise RuntimeError('a worker exited: %s' % workers[0].stderr.read().decode()[-500:])
+        if cell['budget_mb'] and now - checked[0] > 0.25:
+            peak[0], checked[0] = max(peak[0], tree_rss_mb([worker.pid for worker in workers])), now
+        return now, int(broker.client.get(bench_app.COUNTER) or 0)
+
+    def slow(now, done, since, base):
+        # Half the best so far after a fair start: not the best, stop.
+        return best and now - since > 3 + 2 * cell['duration'] and (done - base) / (now - since) < best / 2
     try:
-        deadline = time.monotonic() + 30
-        while len(bench_app.app.control.ping(timeout=0.5)) < instances:
-            if any(worker.poll() is not None for worker in workers) or time.monotonic() > deadline:
-                raise RuntimeError('workers did not start: %s' % workers[0].stderr.read().decode()[-500:])
-        task = getattr(bench_app, profile['task'])
-        count = profile['tasks']
-        start = time.monotonic()
-        for _task in range(count):
-            task.apply_async(profile['args'])
-        while int(broker.client.get(bench_app.COUNTER) or 0) < count:
-            if time.monotonic() - start > timeout_s:
-                raise RuntimeError('timed out after %d s' % timeout_s)
-            time.sleep(0.01)
-        return count / (time.monotonic() - start)
+        slots = setting['instances'] * setting['concurrency']
+        cap = 8 * window_s
+        now, done = poll()
+        # No cut while the first generation runs: many threads on one core
+        # finish nothing for a while, then all at once.
+        while done < slots:
+            if now - started > cap:
+                return done / (now - started), peak[0]
+            now, done = poll()
+        first_at, first = now, done
+        while True:
+            now, done = poll()
+            if done - first >= slots and now - first_at >= window_s:
+                break
+            if now - first_at > cap or slow(now, done, first_at, first):
+                break
+        if done >= total:
+            raise RuntimeError('%s: the queue ran dry (%d tasks); prefill more' % (label(setting), total))
+        return (done - first) / (now - first_at), peak[0]
     finally:
         for worker in workers:
-            worker.send_signal(signal.SIGTERM)
-        for worker in workers:
             try:
-                worker.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-                worker.wait()
+                os.killpg(worker.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for worker in workers:
+            worker.wait(timeout=20)
+
+
+def window_for(cell, quick):
+    if quick:
+        return 1.0
+    return {0.005: 1.5, 0.05: 2.0}.get(cell['duration'], 3.0)
+
+
+def bench_cell(broker, cell, quick, rows):
+    window = window_for(cell, quick)
+    messages = prefill(broker, cell, window)
+    budget = cell['budget_mb']
+    plans = {'plan': planned_setting(cell['known'], budget), 'plan, share unknown': planned_setting(cell['unknown'], budget)}
+    default = default_setting()
+    results = {}
+
+    def measure(what, setting):
+        best = max([item['rate'] for item in results.values() if item['fits']] or [0.0])
+        rate, peak = run_one(broker, cell, setting, window, best)
+        fits = not budget or peak <= budget
+        previous = results.get(key(setting))
+        if previous is None or rate > previous['rate']:
+            results[key(setting)] = {'rate': rate, 'peak_mb': peak, 'fits': fits and (previous or {}).get('fits', True)}
+        elif not fits:
+            previous['fits'] = False
+        rows.append({'cell': cell['name'], 'what': what, 'setting': label(setting), 'rate': rate,
+                     'peak_mb': round(peak) if budget else None, 'fits': fits})
+        memory = '  peak %d MB%s' % (peak, '' if fits else ' OVER BUDGET') if budget else ''
+        print('%-22s %-20s %-26s %7.1f/s%s' % (cell['name'], what, label(setting), rate, memory), flush=True)
+
+    for setting in sweep(quick, plans['plan']['prefetch_multiplier']):
+        measure('sweep', setting)
+    measure('default', default)
+    for what, setting in plans.items():
+        if key(setting) not in results:
+            measure(what, setting)
+    eligible = dict((k, v) for k, v in results.items() if v['fits'])
+    sweep_keys = [key(s) for s in sweep(quick, plans['plan']['prefetch_multiplier'])]
+    best_key = max((k for k in sweep_keys if k in eligible), key=lambda k: eligible[k]['rate'])
+    if not quick:
+        # Second runs, interleaved: the best sweep point and both plans.
+        again = [best_key] + [key(s) for s in plans.values()]
+        for k in dict.fromkeys(again):
+            measure('again', dict(zip(('pool', 'instances', 'concurrency', 'prefetch_multiplier'), k)))
+        best_key = max((k for k in sweep_keys if results[k]['fits']), key=lambda k: results[k]['rate'])
+    best = results[best_key]['rate']
+    summary = {'cell': cell['name'], 'share': cell['share'], 'duration_s': cell['duration'],
+               'memory_mb': cell['memory_mb'], 'messages': messages,
+               'default': results[key(default)]['rate'], 'default_setting': label(default),
+               'best': best, 'best_setting': label(dict(zip(('pool', 'instances', 'concurrency',
+                                                             'prefetch_multiplier'), best_key)))}
+    for what, name in (('plan', 'plan'), ('plan, share unknown', 'plan_unknown')):
+        item = results[key(plans[what])]
+        summary[name] = item['rate']
+        summary[name + '_setting'] = label(plans[what])
+        summary[name + '_over_best'] = item['rate'] / best if best else 0.0
+        summary[name + '_fits'] = item['fits']
+    summary['plan_over_default'] = summary['plan'] / summary['default'] if summary['default'] else 0.0
+    return summary
+
+
+def launcher_overhead(tasks=20000):
+    """Seconds the launcher's workload recording adds per task (its two signal handlers, timed alone).
+
+    Celery dispatches task_prerun/task_postrun to the handlers the launcher
+    connects; this times those handlers around no task at all, with the
+    periodic file write included, in this process's main thread.
+    """
+    import importlib.util
+    path = os.path.join(ROOT, 'roles', 'celery_common', 'files', 'celeryops-celery.py')
+    spec = importlib.util.spec_from_file_location('celeryops_launcher', path)
+    launcher = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(launcher)
+    directory = tempfile.mkdtemp(prefix='celeryops-bench-workload-')
+    try:
+        workload = launcher.Workload(directory, 'threads')
+        start = time.perf_counter()
+        for number in range(tasks):
+            workload.started(task_id=number)
+            workload.finished(task_id=number)
+        workload.write()
+        return (time.perf_counter() - start) / tasks
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def misses(summary):
+    """The targets this cell misses (empty: all met)."""
+    out = []
+    if summary['plan_over_best'] < TARGET_WITH_SHARE:
+        out.append('plan/best %.2f < %.1f' % (summary['plan_over_best'], TARGET_WITH_SHARE))
+    if summary['plan_unknown_over_best'] < TARGET_WITHOUT_SHARE:
+        out.append('plan (share unknown)/best %.2f < %.1f' % (summary['plan_unknown_over_best'], TARGET_WITHOUT_SHARE))
+    for name in ('plan', 'plan_unknown'):
+        if not summary[name + '_fits']:
+            out.append('%s over the memory budget' % name)
+    return out
+
+
+def table(summaries):
+    lines = ['| cell (CPU share of task time) | Celery default | plan (share stated) | plan (share unknown)'
+             ' | best of sweep | plan/best | unknown/best | plan/default |',
+             '|---|---|---|---|---|---|---|---|']
+    for item in summaries:
+        lines.append('| %s | %.0f/s | %.0f/s (%s) | %.0f/s (%s) | %.0f/s (%s) | %.2f | %.2f | %.1f |' % (
+            item['cell'], item['default'], item['plan'], item['plan_setting'], item['plan_unknown'],
+            item['plan_unknown_setting'], item['best'], item['best_setting'], item['plan_over_best'],
+            item['plan_unknown_over_best'], item['plan_over_default']))
+    return '\n'.join(lines)
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument('--quick', action='store_true', help='smoke run: tiny, checks the harness only')
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--quick', action='store_true', help='smoke run: two cells, checks the harness only')
+    parser.add_argument('--only', default='', help='run only the cells whose name contains this text')
     parser.add_argument('--out', default=os.path.join(ROOT, '.cache', 'bench', 'results.md'))
     args = parser.parse_args()
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     started = time.monotonic()
-    rows, summary = [], []
+    rows, summaries = [], []
     with Redis() as broker:
-        for profile in profiles(args.quick):
-            default = default_setting()
-            plan = planned_setting(profile['workload'])
-            results = {}
-            for pool, concurrency in sweep(args.quick):
-                setting = {'pool': pool, 'concurrency': concurrency, 'prefetch_multiplier': 4}
-                results[(pool, concurrency)] = run_one(broker, profile, setting)
-                label = 'sweep %s x %d' % (pool, concurrency)
-                rows.append((profile['name'], label, results[(pool, concurrency)]))
-                print('%-6s %-28s %7.1f tasks/s' % (profile['name'], label, results[(pool, concurrency)]), flush=True)
-            best_key = max(results, key=results.get)
-            best_setting = {'pool': best_key[0], 'concurrency': best_key[1], 'prefetch_multiplier': 4}
-            default_rate = plan_rate = 0.0
-            repeats = 1 if args.quick else REPEATS
-            for _round in range(repeats):
-                if not args.quick:
-                    results[best_key] = max(results[best_key], run_one(broker, profile, best_setting))
-                default_rate = max(default_rate, run_one(broker, profile, default))
-                plan_rate = max(plan_rate, run_one(broker, profile, plan))
-            best_key = max(results, key=results.get)
-            best = results[best_key]
-            default_label = 'default %s x %d' % (default['pool'], default['concurrency'])
-            plan_label = 'plan %s x %d x %d inst (prefetch %d)' % (
-                plan['pool'], plan['concurrency'], plan['instances'], plan['prefetch_multiplier'])
-            for label, rate in ((default_label, default_rate), (plan_label, plan_rate)):
-                rows.append((profile['name'], label, rate))
-                print('%-6s %-36s %7.1f tasks/s' % (profile['name'], label, rate), flush=True)
-            summary.append({
-                'profile': profile['title'], 'default': default_rate, 'plan': plan_rate,
-                'plan_setting': '%s x %d%s' % (
-                    plan['pool'], plan['concurrency'],
-                    ' x %d instances' % plan['instances'] if plan['instances'] > 1 else ''),
-                'best': best, 'best_setting': '%s x %d' % best_key,
-                'plan_over_best': plan_rate / best, 'plan_over_default': plan_rate / default_rate,
-            })
-    lines = ['| profile | Celery default | plan | best of sweep | plan / best | plan / default |',
-             '|---|---|---|---|---|---|']
-    for item in summary:
-        lines.append('| %s | %.0f/s | %.0f/s (%s) | %.0f/s (%s) | %.2f | %.2f |' % (
-            item['profile'], item['default'], item['plan'], item['plan_setting'], item['best'],
-            item['best_setting'], item['plan_over_best'], item['plan_over_default']))
-    table = '\n'.join(lines)
-    detail = '\n'.join('| %s | %s | %.1f |' % row for row in rows)
+        for cell in cells(args.quick):
+            if args.only in cell['name']:
+                summaries.append(bench_cell(broker, cell, args.quick, rows))
+    overhead = launcher_overhead()
+    text = table(summaries) + ('\n\nWorkload recording (celery_worker_measure_workload): %.1f us per task, %.2f %% of'
+                               ' a 5 ms task' % (overhead * 1e6, 100 * overhead / 0.005))
+    failed = [] if args.quick else [(item['cell'], misses(item)) for item in summaries if misses(item)]
+    elapsed = time.monotonic() - started
     with open(args.out, 'w') as handle:
-        handle.write('# celery_worker_plan benchmark (%s, %d CPUs)\n\n%s\n\n| profile | setting | tasks/s |\n|---|---|---|\n%s\n'
-                     % ('quick' if args.quick else 'full', os.cpu_count() or 1, table, detail))
+        handle.write('# celery_worker_plan benchmark (%s, %d CPUs, %.0f s)\n\n%s\n\n'
+                     % ('quick' if args.quick else 'full', CPUS, elapsed, text))
     with open(os.path.splitext(args.out)[0] + '.json', 'w') as handle:
-        json.dump({'summary': summary, 'rows': rows, 'quick': args.quick}, handle, indent=2)
-    print('\n' + table)
-    print('\nwritten to %s (%.0f s)' % (args.out, time.monotonic() - started))
+        json.dump({'summary': summaries, 'rows': rows, 'quick': args.quick, 'cpus': CPUS, 'seconds': elapsed,
+                   'misses': failed, 'workload_recording_s_per_task': overhead}, handle, indent=2)
+    print('\n' + text)
+    print('\nwritten to %s (%.0f s)' % (args.out, elapsed))
+    if failed:
+        for cell, why in failed:
+            print('TARGET MISSED: %s: %s' % (cell, '; '.join(why)))
+        sys.exit(1)
 
 
 if __name__ == '__main__':

@@ -30,6 +30,10 @@ PROBE_PATH = '/run/celeryops/probe.py'
 LAUNCHER_PATH = '/run/celeryops/launcher.py'
 HEARTBEAT_ENV = 'CELERYOPS_HEARTBEAT_FILE'
 HEARTBEAT_FILE = '/tmp/celeryops-heartbeat.json'
+# Where the launcher records the workload (celery_worker_measure_workload);
+# celery_workload_report reads it with docker exec.
+WORKLOAD_ENV = 'CELERYOPS_WORKLOAD_DIR'
+WORKLOAD_DIR = '/tmp/celeryops-workload'
 # Compose secret names; the exec shim reads /run/secrets/<name>.
 COMMON_SECRET = 'celery_env'
 ROLE_SECRET_TARGET = 'celery_role_env'
@@ -156,6 +160,8 @@ def worker_services(groups, settings):
             deploy['resources'] = {'limits': limits}
         service['deploy'] = deploy
         service['environment'][HEARTBEAT_ENV] = HEARTBEAT_FILE
+        if settings.get('measure_workload'):
+            service['environment'][WORKLOAD_ENV] = WORKLOAD_DIR
         service['healthcheck'] = _file_healthcheck(settings)
         services['worker-%s' % group['name']] = service
     return services

@@ -78,16 +78,26 @@ MIN_CHILD_LIFETIME_S = 600
 # finishing the ack/result of the last tasks and closing connections.
 STOP_MARGIN_S = 30
 MIN_STOP_TIMEOUT_S = 60
-# Mixed workloads use prefork while at most half of a task's time is waiting:
-# at most 2 processes per CPU, and the compute part would serialise on the
-# GIL in a threads pool. Above that, threads (one process per CPU).
-MIXED_PREFORK_MAX_IO_SHARE = 0.5
+# Mixed work runs in one threads process per CPU, whatever its CPU share:
+# each process's GIL gives it one core, as a prefork child would, without
+# the parent/child round trip per task. `make bench` (2 CPUs, 5 ms to 500 ms
+# tasks, 5 % to 100 % CPU) found that shape best or within noise of the
+# best in every cell, even at 100 % CPU (5 ms of pure Python: threads 2 x 4
+# 296/s, prefork x 2 268/s, prefork x 4 275/s).
+# Threads per process: Goetz's 1 + W/C (C with Celery's per-task CPU) times
+# this: the waits are uneven and the consumer needs the GIL too (the bench:
+# 20 % of 50 ms, 2 x 7 threads 137/s, 2 x 15 163/s).
+MIXED_THREADS_OVERSUBSCRIPTION = 3.0
+# With no CPU share given, the threads are sized for a task that computes
+# this share of its time: enough for tasks that mostly wait, and more CPU
+# per task only means the threads of a process take turns on its core.
+MIXED_UNKNOWN_CPU_SHARE = 0.1
 # Redis and SQS redeliver a message that stays unacknowledged this long.
 REDIS_VISIBILITY_TIMEOUT_S = 3600
 
 # Prefork processes per Goetz unit for mixed work (see _size).
 MIXED_PREFORK_OVERSUBSCRIPTION = 2.0
-GROUP_KEYS = ('name', 'kind', 'task_memory_mb', 'avg_duration_s', 'rate_per_s', 'max_wait_s', 'io_share',
+GROUP_KEYS = ('name', 'kind', 'task_memory_mb', 'avg_duration_s', 'cpu_time_s', 'rate_per_s', 'max_wait_s', 'io_share',
               'pool', 'time_limit_s', 'soft_time_limit_s', 'instances', 'concurrency')
 # cgroup v1 reports "no limit" as a huge number (PAGE_COUNTER_MAX pages, e.g.
 # 9223372036854771712); anything from 2**62 up counts as unlimited.
@@ -408,6 +418,17 @@ def _group_errors(index, group, names):
         if not _is_number(io_share) or not 0 <= io_share < 1:
             errors.append('%s.io_share must be a number from 0 to below 1 (the share of a task spent waiting;'
                           ' a task that only waits is kind io); got %r' % (where, io_share))
+    cpu_time = group.get('cpu_time_s')
+    if cpu_time is not None:
+        if not _is_number(cpu_time) or cpu_time <= 0:
+            errors.append('%s.cpu_time_s must be a number of seconds above 0 (the CPU time of one task, as'
+                          ' celeryops.deploy.workload_report measures it); got %r' % (where, cpu_time))
+        elif _is_number(duration) and duration > 0 and cpu_time > duration * 1.05:
+            errors.append('%s.cpu_time_s (%s) is above avg_duration_s (%s): a task cannot use more CPU time'
+                          ' than it takes (one thread)' % (where, _num(cpu_time), _num(duration)))
+        if io_share is not None:
+            errors.append('%s: give cpu_time_s or io_share, not both (io_share = 1 - cpu_time_s /'
+                          ' avg_duration_s)' % where)
     for key in ('time_limit_s', 'soft_time_limit_s', 'instances', 'concurrency'):
         value = group.get(key)
         if value is not None and (not _is_int(value) or value < 1):
@@ -477,25 +498,36 @@ def choose_pool(group):
     if kind == 'io':
         return 'threads', ('pool threads: io-bound tasks mostly wait; threads share one process, so a waiting'
                            ' task costs its own memory only, not a %d MB prefork child' % PREFORK_CHILD_MB)
-    io_share = _io_share(group)
-    if io_share <= MIXED_PREFORK_MAX_IO_SHARE:
-        return 'prefork', ('pool prefork: mixed with io_share %s <= %s: the compute part would serialise on the'
-                           ' GIL in threads' % (_num(io_share), _num(MIXED_PREFORK_MAX_IO_SHARE)))
-    return 'threads', ('pool threads: mixed with io_share %s > %s: mostly waiting, so threads, one process'
-                       ' per CPU' % (_num(io_share), _num(MIXED_PREFORK_MAX_IO_SHARE)))
+    io_share = known_io_share(group)
+    share = ('CPU share not given, ' if io_share is None
+             else 'waiting %s of the time, ' % _num(io_share))
+    return 'threads', ('pool threads: mixed, %sone threads process per CPU: each GIL gives its process a core,'
+                       ' as a prefork child would, without the round trip to a parent per task' % share)
+
+
+def known_io_share(group):
+    """Share of a mixed task's time spent waiting, from cpu_time_s or io_share; None: not given."""
+    if group.get('cpu_time_s') is not None:
+        return max(0.0, 1.0 - float(group['cpu_time_s']) / float(group['avg_duration_s']))
+    if group.get('io_share') is not None:
+        return float(group['io_share'])
+    return None
 
 
 def _io_share(group):
-    return 0.5 if group.get('io_share') is None else float(group['io_share'])
+    """The waiting share the sizing assumes (unknown: MIXED_UNKNOWN_CPU_SHARE of CPU)."""
+    share = known_io_share(group)
+    return 1.0 - MIXED_UNKNOWN_CPU_SHARE if share is None else share
 
 
 def cpu_fraction(group):
-    """Share of a task's time spent on the CPU: cpu 1, io 0, mixed 1 - io_share."""
+    """Share of a task's time spent on the CPU: cpu 1, io 0, mixed as given (unknown: 0.5 for CPU demand)."""
     if group['kind'] == 'cpu':
         return 1.0
     if group['kind'] == 'io':
         return 0.0
-    return 1.0 - _io_share(group)
+    share = known_io_share(group)
+    return 0.5 if share is None else 1.0 - share
 
 
 def cpu_demand(group, pool):
@@ -569,6 +601,17 @@ def instance_memory_mb(pool, concurrency, task_memory_mb):
     if pool == 'solo':
         return WORKER_BASE_MB + task_memory_mb
     return WORKER_BASE_MB + concurrency * task_memory_mb
+
+
+def memory_limit_from_child_cap(concurrency, max_memory_per_child_kib):
+    """MemoryMax of one prefork instance that states no workload, from its max_memory_per_child.
+
+    billiard replaces a child once its peak RSS passed the cap, after the
+    task that passed it: a child can reach the cap plus a task, so each child
+    counts CHILD_MEMORY_HEADROOM x the cap, plus the parent, plus headroom.
+    """
+    return _ceil((WORKER_BASE_MB + concurrency * max_memory_per_child_kib / 1024.0 * CHILD_MEMORY_HEADROOM)
+                 * MEMORY_MAX_HEADROOM)
 
 
 def _memory_detail(pool, concurrency, task_memory_mb):
@@ -667,38 +710,36 @@ def _size(group, pool, share, total_cpus, max_concurrency):
                                 ' extensions). Use prefork otherwise.' % pool)
     elif kind == 'mixed':
         io_share = _io_share(group)
-        wait_ratio = io_share / (1 - io_share)
+        stated = known_io_share(group) is not None
+        # C counts Celery's own CPU per task: for short tasks it is most of it.
+        cpu_s = duration * (1 - io_share) + TASK_OVERHEAD_S
+        wait_ratio = duration * io_share / cpu_s
         per_cpu = 1 + wait_ratio
-        goetz = "Goetz: CPUs x (1 + W/C) = %s x (1 + %s)" % (_num(cpus), _num(wait_ratio))
+        share_text = ('waits %s of its time' % _num(io_share) if stated else
+                      'CPU share not given (cpu_time_s), sized for %s%% CPU' % _num(100 * MIXED_UNKNOWN_CPU_SHARE))
+        goetz = 'Goetz: 1 + W/C = 1 + %s ms / %s ms = %s' % (
+            _num(duration * io_share * 1000), _num(cpu_s * 1000), _num(per_cpu))
         if pool in THREAD_POOLS:
             instances = fixed_n or max(1, _floor(cpus))
-            per = _ceil(per_cpu)
+            per = max(1, _ceil(per_cpu * MIXED_THREADS_OVERSUBSCRIPTION))
             total = instances * per
-            basis = '%s, one process per CPU' % goetz
+            basis = '%s, x %s, one process per CPU' % (goetz, _num(MIXED_THREADS_OVERSUBSCRIPTION))
             if little is not None and little < total:
                 total = little
                 basis = little_text
                 if not fixed_n:
                     instances = max(1, min(instances, total))
             concurrency = max(1, _ceil(total / instances))
-            reasons.append('concurrency %d per instance: a task waits %s of its time, W/C = %s, so 1 + W/C = %s'
-                           ' threads keep one core busy%s' % (
-                               concurrency, _num(io_share), _num(wait_ratio), _num(per_cpu),
-                               ' (%s)' % little_text if basis == little_text else ''))
+            reasons.append('concurrency %d per instance: a task %s; %s threads keep one core busy (%s)' % (
+                concurrency, share_text, _num(per_cpu * MIXED_THREADS_OVERSUBSCRIPTION), basis))
             reasons.append('instances %d: one threads process per usable CPU (%s): the GIL lets one process'
                            ' use about one core' % (instances, cpu_text))
-            if io_share <= MIXED_PREFORK_MAX_IO_SHARE:
-                warnings.append('pool %s for a mixed group that computes %d%% of the time: the compute parts'
-                                ' serialise on the GIL; prefork would use more cores'
-                                % (pool, round(100 * (1 - io_share))))
         else:
             # Goetz's N = CPUs x (1 + W/C) assumes no overhead and even task
             # times; a prefork child also waits on the parent's per-task work
             # and the broker round trip, so twice that keeps the CPUs busy.
-            # Measured by `make bench` (2 CPUs, 10 ms wait + 10 ms compute):
-            # 4 processes 111/s, 8 processes 150/s, 16 processes 119/s.
             processes = max(1, _floor(cpus * per_cpu * MIXED_PREFORK_OVERSUBSCRIPTION))
-            basis = '%s x %s = %d' % (goetz, _num(MIXED_PREFORK_OVERSUBSCRIPTION), processes)
+            basis = '%s, x %s CPUs x %s = %d' % (goetz, _num(cpus), _num(MIXED_PREFORK_OVERSUBSCRIPTION), processes)
             if little is not None and little < processes:
                 processes, basis = little, little_text
             if pool == 'solo':
@@ -706,9 +747,8 @@ def _size(group, pool, share, total_cpus, max_concurrency):
             else:
                 instances = fixed_n or 1
                 concurrency = max(1, processes // instances)
-            reasons.append('%d processes in all: a task waits %s of its time (W/C = %s), so each of %s CPUs'
-                           ' keeps %s processes busy (%s)' % (
-                               processes, _num(io_share), _num(wait_ratio), _num(cpus), _num(per_cpu), basis))
+            reasons.append('%d processes in all: a task %s, so each of %s CPUs keeps %s processes busy (%s)' % (
+                processes, share_text, _num(cpus), _num(per_cpu), basis))
     else:  # io
         if pool in THREAD_POOLS:
             if rate:
@@ -1012,8 +1052,9 @@ def make_plan(params, resources):
         if share is not None and len(groups) > 1:
             reasons.append('CPU share %s of %s usable CPUs: the groups that compute (and io groups with a known'
                            ' rate, for Celery\'s own per-task work) split them by need' % (_num(share), _num(total_cpus)))
-        if group['kind'] != 'mixed' and group.get('io_share') is not None:
-            sized['warnings'].append('io_share is only used by kind mixed; ignored')
+        for key in ('io_share', 'cpu_time_s'):
+            if group['kind'] != 'mixed' and group.get(key) is not None:
+                sized['warnings'].append('%s is only used by kind mixed; ignored' % key)
         items.append({'group': group, 'pool': pool, 'share': share,
                       'instances': sized['instances'], 'concurrency': sized['concurrency'],
                       'basis': sized['basis'], 'reasons': reasons + sized['reasons'],

@@ -15,6 +15,8 @@ __metaclass__ = type
 import json
 import re
 
+from ansible_collections.celeryops.deploy.plugins.module_utils._celery_plan import memory_limit_from_child_cap
+
 POOLS = ('prefork', 'threads', 'gevent', 'eventlet', 'solo')
 # Only prefork recycles child processes; the other pools ignore these options
 # silently, which would leave a user thinking memory is bounded when it is not.
@@ -27,7 +29,7 @@ CPU_NUMBERS = ('cpu_limit', 'cpu_request')
 AUTOSCALERS = ('none', 'hpa', 'keda')
 # The workload of a group: when `kind` is given, celery_worker_plan fills in
 # what the group leaves out (pool, concurrency, instances, ...).
-WORKLOAD_KEYS = ('kind', 'task_memory_mb', 'avg_duration_s', 'rate_per_s', 'max_wait_s', 'io_share')
+WORKLOAD_KEYS = ('kind', 'task_memory_mb', 'avg_duration_s', 'cpu_time_s', 'rate_per_s', 'max_wait_s', 'io_share')
 # plan_summary/plan_reasons are added by apply_plan for the env file comment.
 # cpu_limit (CPUs) and memory_limit_mb cap one instance/replica: container
 # limits on Compose and Kubernetes; cpu_request/memory_request_mb are the
@@ -294,8 +296,31 @@ def normalize_groups(groups, app_module, log_level='info', default_stop_timeout=
         item['start_timeout'] = item.get('start_timeout') or start_timeout
         item['watchdog'] = watchdog_seconds(item, watchdog, stop_margin)
         item['argv'] = worker_argv(app_module, item, log_level)
+        if not item.get('memory_limit_mb'):
+            item['memory_limit_mb'] = default_memory_limit_mb(item)
+        if not item['memory_limit_mb']:
+            item['memory_limit_warning'] = unlimited_warning(item['name'])
         result.append(item)
     return result
+
+
+def default_memory_limit_mb(group):
+    """The memory limit of one instance of a group that sets none and has no plan; None: no basis.
+
+    A prefork group with concurrency and max_memory_per_child has one (see
+    memory_limit_from_child_cap); for any other there is nothing to size it
+    from, and normalize_groups() adds memory_limit_warning, which the role shows.
+    """
+    if group.get('pool', 'prefork') == 'prefork' and group.get('concurrency') and group.get('max_memory_per_child'):
+        return memory_limit_from_child_cap(group['concurrency'], group['max_memory_per_child'])
+    return None
+
+
+def unlimited_warning(name):
+    """What the role warns about a group that runs without a memory limit."""
+    return ('worker group %s runs without a memory limit (no MemoryMax=, no container memory limit): there is'
+            ' nothing to size one from. Give it kind, task_memory_mb and avg_duration_s (the plan sizes it),'
+            ' memory_limit_mb, or (prefork) concurrency and max_memory_per_child.' % name)
 
 
 def instance_units(groups, app_name):

@@ -37,11 +37,14 @@ description:
     rate x 3 ms x 1.5 instances (rounded up, so that each GIL-bound process stays 2/3 busy) and enough
     instances to keep each under O(max_concurrency). Without a rate, one instance with
     1.5 x duration / 3 ms threads, enough for one process to reach its ~333 tasks/s ceiling.
-  - B(Kind mixed.) A task waits O(groups[].io_share) of its time, W/C = io_share / (1 - io_share).
-    io_share up to 0.5 gives prefork with 2 x CPUs x (1 + W/C) processes (Goetz's formula, doubled;
-    measured with real workers, a child also waits on the parent and the broker, and Goetz alone left
-    the CPUs idle); above 0.5, threads with one instance per CPU and 1 + W/C threads each. A rate caps
-    both by Little's law.
+  - B(Kind mixed.) A task waits W and computes C per task, given by O(groups[].cpu_time_s) (C, beside
+    O(groups[].avg_duration_s)) or O(groups[].io_share); C includes Celery's 3 ms. Pool threads with one
+    instance per CPU (each GIL gives its process a core, as a prefork child would, without the round trip to
+    a parent per task) and 3 x (1 + W/C) threads each (Goetz's formula, tripled, as the waits are uneven and the
+    consumer needs the GIL too). C(make bench) measured that shape best or within noise of the best across
+    5 % to 100 % CPU with 5 ms and 50 ms tasks. With no CPU share given, the threads are sized for 10 % CPU,
+    the shape that held up across shares there. A rate caps it by Little's law. O(groups[].pool) prefork
+    gives 2 x CPUs x (1 + W/C) processes.
   - B(Limits.) Concurrency is at most O(max_concurrency). When the groups do not fit the memory, the
     concurrency the plan chose (not one fixed by a group) is lowered, memory shared in proportion to the
     excess each group asked for; when even concurrency 1 does not fit, or a fixed value does not, the
@@ -131,7 +134,14 @@ options:
         type: float
       io_share:
         description:
-          - For kind C(mixed), the share of a task's time spent waiting, from 0 to below 1. 0.5 when left out.
+          - For kind C(mixed), the share of a task's time spent waiting, from 0 to below 1 (or give O(groups[].cpu_time_s)).
+        type: float
+      cpu_time_s:
+        description:
+          - For kind C(mixed), the CPU seconds one task uses, beside O(groups[].avg_duration_s) (at most that); the
+            C(celeryops.deploy.workload_report) playbook measures it. The waiting share is then
+            1 - cpu_time_s / avg_duration_s. Not with O(groups[].io_share).
+          - With neither, the plan takes the shape that holds up across CPU shares (see the rules).
         type: float
       pool:
         description: Pool to use instead of the planned one.
@@ -330,6 +340,7 @@ GROUP_OPTIONS = dict(
     rate_per_s=dict(type='float'),
     max_wait_s=dict(type='float'),
     io_share=dict(type='float'),
+    cpu_time_s=dict(type='float'),
     pool=dict(type='str', choices=['prefork', 'threads', 'gevent', 'eventlet', 'solo']),
     time_limit_s=dict(type='int'),
     soft_time_limit_s=dict(type='int'),

@@ -26,6 +26,14 @@ code and no extra dependency:
   goes on: an outage restarts nothing. A wedged loop (SIGSTOP, a deadlocked
   consumer) stops it, and systemd restarts the worker.
 
+- The measured workload, with ``$CELERYOPS_WORKLOAD_DIR``: each process
+  that runs tasks (a prefork child, a threads-pool worker) records every
+  task's wall time and CPU time (its thread's on thread pools, its process's
+  in a prefork child; none on gevent/eventlet, whose green threads share
+  one) and its own peak RSS, and writes the sums and a histogram to
+  ``<dir>/<pid>.json`` every ``WORKLOAD_WRITE_SECONDS`` and when it exits.
+  The ``celeryops.deploy.workload_report`` playbook reads them back.
+
 ``celeryops-celery.py --check`` only checks the settings against the
 installed Celery (the roles run it before changing a unit).
 """
@@ -39,6 +47,16 @@ import time
 ENV_NAME = 'CELERYOPS_CELERY_SETTINGS'
 HEARTBEAT_ENV = 'CELERYOPS_HEARTBEAT_FILE'
 READY_URL_ENV = 'CELERYOPS_READY_URL'
+WORKLOAD_ENV = 'CELERYOPS_WORKLOAD_DIR'
+# How often a process rewrites its workload file (and when it exits).
+WORKLOAD_WRITE_SECONDS = 10.0
+# Wall-time histogram: bucket k counts tasks of up to 1 ms x 1.25^k (the
+# last one everything longer, ~15 h): p95 within 25 %.
+BUCKET_BASE_S = 0.001
+BUCKET_GROWTH = 1.25
+BUCKETS = 80
+# Files of processes that exited are merged into one once there are more.
+WORKLOAD_MAX_FILES = 64
 # How often the worker's loop marks a turn, and how old the last mark may be
 # for the loop to count as turning (a busy prefork parent or a threads pool
 # under load delays a timer by well under a second).
@@ -238,6 +256,176 @@ class Pacemaker(object):
         return self.thread
 
 
+def _bucket(seconds):
+    import math
+    if seconds <= BUCKET_BASE_S:
+        return 0
+    return min(BUCKETS - 1, int(math.ceil(math.log(seconds / BUCKET_BASE_S, BUCKET_GROWTH) - 1e-9)))
+
+
+def _rss_kib():
+    try:
+        with open('/proc/self/statm') as handle:
+            return int(handle.read().split()[1]) * (os.sysconf('SC_PAGE_SIZE') // 1024)
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def merge_records(records):
+    """One workload record from several (the sums add, peaks take the max)."""
+    out = {'count': 0, 'wall_s': 0.0, 'cpu_s': 0.0, 'cpu_count': 0, 'buckets': {}, 'max_rss_kib': 0,
+           'rss_growth_kib': 0, 'max_running': 0}
+    for record in records:
+        out['count'] += record.get('count', 0)
+        out['wall_s'] += record.get('wall_s', 0.0)
+        out['cpu_s'] += record.get('cpu_s', 0.0)
+        out['cpu_count'] += record.get('cpu_count', 0)
+        for key in ('max_rss_kib', 'rss_growth_kib', 'max_running'):
+            out[key] = max(out[key], record.get(key, 0))
+        for bucket, count in record.get('buckets', {}).items():
+            out['buckets'][str(bucket)] = out['buckets'].get(str(bucket), 0) + count
+    return out
+
+
+class Workload(object):
+    """Task times of this process, written to ``<directory>/<pid>.json``.
+
+    ``started``/``finished`` run in the thread that runs the task (Celery's
+    task_prerun/task_postrun), so the thread's CPU clock is the task's.
+    """
+
+    def __init__(self, directory, pool, clock=time.monotonic):
+        import threading
+        self.directory = directory
+        self.pool = pool
+        self.clock = clock
+        self.lock = threading.Lock()
+        self.running = {}
+        self.pid = None
+        self.reset()
+
+    def reset(self):
+        self.pid = os.getpid()
+        self.flusher = None
+        self.dirty = False
+        self.record = {'pid': self.pid, 'pool': self.pool, 'count': 0, 'wall_s': 0.0, 'cpu_s': 0.0,
+                       'cpu_count': 0, 'buckets': {}, 'max_rss_kib': 0, 'rss_growth_kib': 0, 'max_running': 0}
+        self.base_rss = None
+
+    def cpu_clock(self):
+        """This task's CPU clock: None where tasks share a thread (green threads)."""
+        if self.pool in ('gevent', 'eventlet'):
+            return None
+        return time.thread_time() if self.pool in ('threads', 'solo') else time.process_time()
+
+    def started(self, task_id=None, **_kwargs):
+        if os.getpid() != self.pid:
+            self.reset()  # a prefork child: its own record, not a copy of the parent's
+        if self.base_rss is None:
+            self.base_rss = _rss_kib()
+        if self.flusher is None:
+            self.start_flusher()
+        with self.lock:
+            self.running[task_id] = (self.clock(), self.cpu_clock())
+            self.record['max_running'] = max(self.record['max_running'], len(self.running))
+
+    def finished(self, task_id=None, **_kwargs):
+        now = self.clock()
+        cpu_now = self.cpu_clock()
+        with self.lock:
+            start = self.running.pop(task_id, None)
+            if start is None:
+                return
+            record = self.record
+            wall = now - start[0]
+            record['count'] += 1
+            record['wall_s'] += wall
+            if cpu_now is not None and start[1] is not None:
+                record['cpu_s'] += max(0.0, cpu_now - start[1])
+                record['cpu_count'] += 1
+            bucket = str(_bucket(wall))
+            record['buckets'][bucket] = record['buckets'].get(bucket, 0) + 1
+            self.dirty = True
+
+    def start_flusher(self):
+        """A thread of this process (a prefork child has its own) that writes the record when it changed."""
+        import threading
+
+        def run():
+            while True:
+                time.sleep(WORKLOAD_WRITE_SECONDS)
+                if self.dirty:
+                    self.write()
+        self.flusher = threading.Thread(target=run, name='celeryops-workload', daemon=True)
+        self.flusher.start()
+
+    def write(self, **_kwargs):
+        import resource
+        with self.lock:
+            self.dirty = False
+            record = dict(self.record, buckets=dict(self.record['buckets']), time=time.time())
+        record['max_rss_kib'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        record['rss_growth_kib'] = max(0, record['max_rss_kib'] - (self.base_rss or record['max_rss_kib']))
+        if not record['count']:
+            return
+        try:
+            os.makedirs(self.directory, exist_ok=True)
+            write_heartbeat(os.path.join(self.directory, '%d.json' % self.pid), record)
+            self.compact()
+        except OSError:
+            pass  # a full or missing directory must not stop the worker
+
+    def compact(self):
+        """Merge the files of processes that exited once there are too many (recycled children)."""
+        names = [name for name in os.listdir(self.directory) if name.endswith('.json') and name[:-5].isdigit()]
+        if len(names) <= WORKLOAD_MAX_FILES:
+            return
+        import fcntl
+        with open(os.path.join(self.directory, '.lock'), 'w') as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            merged_path = os.path.join(self.directory, 'merged.json')
+            records, gone = [], []
+            for name in names:
+                pid = int(name[:-5])
+                if pid == self.pid or os.path.exists('/proc/%d' % pid):
+                    continue
+                try:
+                    with open(os.path.join(self.directory, name)) as handle:
+                        records.append(json.load(handle))
+                    gone.append(name)
+                except (OSError, ValueError):
+                    continue
+            if os.path.exists(merged_path):
+                with open(merged_path) as handle:
+                    records.append(json.load(handle))
+            merged = merge_records(records)
+            merged.update(pid=0, pool=self.pool, time=time.time())
+            write_heartbeat(merged_path, merged)
+            for name in gone:
+                os.unlink(os.path.join(self.directory, name))
+
+
+def install_workload(directory, pool):
+    """Record every task's times (see Workload); Celery's signals, no app code."""
+    from celery import signals
+    workload = Workload(directory, pool)
+    signals.task_prerun.connect(workload.started, weak=False)
+    signals.task_postrun.connect(workload.finished, weak=False)
+    signals.worker_process_shutdown.connect(workload.write, weak=False)
+    signals.worker_shutdown.connect(workload.write, weak=False)
+    return workload
+
+
+def _pool(argv):
+    """The -P/--pool value of a worker command line (Celery's default: prefork)."""
+    for index, arg in enumerate(argv):
+        if arg in ('-P', '--pool') and index + 1 < len(argv):
+            return argv[index + 1]
+        if arg.startswith('--pool='):
+            return arg.split('=', 1)[1]
+    return 'prefork'
+
+
 def install_worker_heartbeat(app, pacemaker):
     """A consumer bootstep: marks each turn of the worker's event loop.
 
@@ -354,6 +542,8 @@ def main():
             app.conf.update(settings)
         if command == 'worker':
             install_worker_heartbeat(app, Pacemaker('worker'))
+            if os.environ.get(WORKLOAD_ENV):
+                install_workload(os.environ[WORKLOAD_ENV], _pool(argv))
         elif command == 'beat':
             install_beat_heartbeat(Pacemaker('beat'))
     if command == 'flower' and os.environ.get(READY_URL_ENV):

@@ -414,3 +414,9 @@ def test_each_worker_group_has_its_own_secrets_revision():
     services = worker_fragment(revision={'io': '1-2', 'cpu-heavy': '1-3'})['services']
     assert services['worker-io']['labels']['io.celeryops.secrets-revision'] == '1-2'
     assert services['worker-cpu-heavy']['labels']['io.celeryops.secrets-revision'] == '1-3'
+
+
+def test_a_prefork_group_without_limits_gets_one_from_max_memory_per_child():
+    raw = [{'name': 'io', 'queues': ['io'], 'concurrency': 2, 'max_memory_per_child': 100000}]
+    service = cc.fragment(settings(), 'worker', groups=groups(raw))['services']['worker-io']
+    assert service['deploy']['resources'] == {'limits': {'memory': '467M'}}

@@ -1043,3 +1043,10 @@ def test_every_deployment_has_a_progress_deadline(component):
         assert deployment['spec']['progressDeadlineSeconds'] == 600
     docs = ck.manifests(settings(progress_deadline=120), 'worker', groups=groups())
     assert [d['spec']['progressDeadlineSeconds'] for d in of_kind(docs, 'Deployment')] == [120, 120]
+
+
+def test_a_prefork_group_without_limits_gets_one_from_max_memory_per_child():
+    # (80 + 2 x 97.7 MB x 1.5) x 1.25 = 467 MB: a limit, not just the 128Mi request.
+    container = container_of(worker(docs=ck.manifests(settings(), 'worker', groups=group(
+        pool='prefork', concurrency=2, max_memory_per_child=100000))))
+    assert container['resources']['limits'] == {'memory': '467Mi'}

@@ -195,3 +195,26 @@ def test_apply_plan_without_limits_in_the_plan_adds_none():
     cpu, fixed = cw.apply_plan(groups, [PLANNED_CPU])
     assert 'cpu_limit' not in cpu and 'memory_limit_mb' not in cpu
     assert fixed == groups[1]  # no plan for it: nothing filled in
+
+
+@pytest.mark.parametrize('group, expected', [
+    # (80 + 2 x 195.3 MB x 1.5) x 1.25 = 833
+    ({'name': 'cpu', 'queues': ['cpu'], 'pool': 'prefork', 'concurrency': 2, 'max_memory_per_child': 200000}, 833),
+    ({'name': 'cpu', 'queues': ['cpu'], 'concurrency': 2, 'max_memory_per_child': 200000, 'memory_limit_mb': 300},
+     300),
+])
+def test_a_group_without_a_plan_gets_a_memory_limit_from_what_it_states(group, expected):
+    item = cw.normalize_groups([group], 'proj:app')[0]
+    assert item['memory_limit_mb'] == expected
+    assert 'memory_limit_warning' not in item
+
+
+@pytest.mark.parametrize('group', [
+    {'name': 'io', 'queues': ['io'], 'pool': 'threads', 'concurrency': 8},
+    {'name': 'cpu', 'queues': ['cpu'], 'concurrency': 2},           # no max_memory_per_child
+    {'name': 'cpu', 'queues': ['cpu'], 'max_memory_per_child': 200000},   # Celery's concurrency: the host's CPUs
+])
+def test_a_group_with_nothing_to_size_a_limit_from_is_named_in_a_warning(group):
+    item = cw.normalize_groups([group], 'proj:app')[0]
+    assert item['memory_limit_mb'] is None
+    assert item['memory_limit_warning'].startswith('worker group %s runs without a memory limit' % group['name'])

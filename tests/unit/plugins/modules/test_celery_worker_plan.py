@@ -61,7 +61,7 @@ def test_argument_spec_converts_and_fills_defaults(capsys):
     group = {'name': 'crawl', 'kind': 'mixed', 'task_memory_mb': '50', 'avg_duration_s': '2', 'io_share': '0.8'}
     _code, result = run_main({'cpus': '2', 'memory_mb': '4096', 'groups': [group]}, capsys)
     crawl = result['groups'][0]
-    assert (crawl['pool'], crawl['instances'], crawl['concurrency']) == ('threads', 2, 5)
+    assert (crawl['pool'], crawl['instances'], crawl['concurrency']) == ('threads', 2, 15)
     assert result['resources']['reserved_memory_mb'] == 512
     assert crawl['warnings'] == []
 
