@@ -67,14 +67,19 @@ STALE_SECONDS = 5.0
 VALUE_OPTIONS = ('-A', '--app', '-b', '--broker', '--result-backend', '--loader', '--config', '--workdir')
 
 
+def _option(argv, short, long_name, default=None):
+    """The value of ``short``/``long_name`` in ``argv`` (``default`` when absent)."""
+    for index, arg in enumerate(argv):
+        if arg in (short, long_name) and index + 1 < len(argv):
+            return argv[index + 1]
+        if arg.startswith(long_name + '='):
+            return arg.split('=', 1)[1]
+    return default
+
+
 def _app_name(argv):
     """The value of -A/--app in ``argv`` (None when absent)."""
-    for index, arg in enumerate(argv):
-        if arg in ('-A', '--app') and index + 1 < len(argv):
-            return argv[index + 1]
-        if arg.startswith('--app='):
-            return arg.split('=', 1)[1]
-    return None
+    return _option(argv, '-A', '--app')
 
 
 def _subcommand(argv):
@@ -418,12 +423,7 @@ def install_workload(directory, pool):
 
 def _pool(argv):
     """The -P/--pool value of a worker command line (Celery's default: prefork)."""
-    for index, arg in enumerate(argv):
-        if arg in ('-P', '--pool') and index + 1 < len(argv):
-            return argv[index + 1]
-        if arg.startswith('--pool='):
-            return arg.split('=', 1)[1]
-    return 'prefork'
+    return _option(argv, '-P', '--pool', 'prefork')
 
 
 def install_worker_heartbeat(app, pacemaker):
