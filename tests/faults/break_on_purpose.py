@@ -1,0 +1,73 @@
+"""Break each fault on purpose: the harness must then call it unproven.
+
+Run against the systemd demo deployed as `make faults` deploys it
+(PLATFORM=systemd DEMO_VISIBILITY_TIMEOUT=20 scripts/demo.sh). Each case
+replaces one step of a fault with one that does not do what the row says:
+beat stopped for good instead of restarted, the changed setting dropped,
+the rolling restart skipped, the SIGKILL skipped. Prints one line per case;
+exits 1 when any of them is still reported as proven.
+"""
+
+import json
+import os
+import sys
+import time
+import types
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import faults  # noqa: E402
+
+CHANGED = [{'name': 'io', 'queues': ['io', 'celery'], 'pool': 'threads', 'concurrency': 16},
+           {'name': 'cpu', 'queues': ['cpu'], 'pool': 'prefork', 'concurrency': 3, 'instances': 2,
+            'prefetch_multiplier': 1}]
+
+
+class Done(object):
+    """A playbook run that did nothing and succeeded."""
+    returncode = 0
+
+    def wait(self, timeout=None):
+        return 0
+
+    def poll(self):
+        return 0
+
+
+def main():
+    args = types.SimpleNamespace(platform='systemd', image='', visibility_timeout=20, tick=2.0,
+                                 changed_groups=json.dumps(CHANGED))
+    platform = faults.Systemd(args)
+    tag = 'brk%d' % int(time.time())
+    out = {}
+    # Beat stopped for good instead of restarted.
+    platform.beat_restart = lambda: faults.run(['docker', 'exec', platform.host, 'systemctl', 'stop', 'demo-beat'])
+    out['beat never comes back'] = faults.fault_beat(platform, 2.0)
+    faults.run(['docker', 'exec', platform.host, 'systemctl', 'start', 'demo-beat'])
+    # The setting dropped: the deploy keeps concurrency 2 while the row says 3.
+    original = faults.playbook
+
+    def keeps_two(where, name, extra=None, timeout=900):
+        if extra:
+            extra = json.loads(json.dumps(extra))
+            for group in extra['celery_worker_groups']:
+                if group['name'] == 'cpu':
+                    group['concurrency'] = 2
+        return original(where, name, extra, timeout)
+    faults.playbook = keeps_two
+    out['setting dropped'] = faults.fault_config_change(platform, tag, args)
+    # The restart skipped: no playbook runs.
+    faults.playbook = lambda where, name, extra=None, timeout=900: Done()
+    out['restart skipped'] = faults.fault_rolling_restart(platform, tag)
+    # The SIGKILL skipped.
+    platform.kill = lambda group: ('demo-worker-cpu@1.service', 'x')
+    platform.came_back = lambda handle: True
+    out['kill skipped'] = faults.fault_kill(platform, tag, 20)
+    for case, value in out.items():
+        print('%-22s -> %s | lost %s | %s' % (case, 'proven' if value.get('proven') else 'NOT PROVEN',
+                                              value.get('lost'), value.get('fault')))
+    return 1 if any(value.get('proven') for value in out.values()) else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
