@@ -141,8 +141,15 @@ def label(setting):
                               setting['concurrency'], setting['prefetch_multiplier'])
 
 
+SETTING_KEYS = ('pool', 'instances', 'concurrency', 'prefetch_multiplier')
+
+
 def key(setting):
-    return (setting['pool'], setting['instances'], setting['concurrency'], setting['prefetch_multiplier'])
+    return tuple(setting[name] for name in SETTING_KEYS)
+
+
+def unkey(value):
+    return dict(zip(SETTING_KEYS, value))
 
 
 class Redis(object):
@@ -313,21 +320,21 @@ def bench_cell(broker, cell, quick, rows):
     for what, setting in plans.items():
         if key(setting) not in results:
             measure(what, setting)
-    eligible = dict((k, v) for k, v in results.items() if v['fits'])
     sweep_keys = [key(s) for s in sweep(quick, plans['plan']['prefetch_multiplier'])]
-    best_key = max((k for k in sweep_keys if k in eligible), key=lambda k: eligible[k]['rate'])
+
+    def best_sweep_key():
+        return max((k for k in sweep_keys if results[k]['fits']), key=lambda k: results[k]['rate'])
+    best_key = best_sweep_key()
     if not quick:
         # Second runs, interleaved: the best sweep point and both plans.
-        again = [best_key] + [key(s) for s in plans.values()]
-        for k in dict.fromkeys(again):
-            measure('again', dict(zip(('pool', 'instances', 'concurrency', 'prefetch_multiplier'), k)))
-        best_key = max((k for k in sweep_keys if results[k]['fits']), key=lambda k: results[k]['rate'])
+        for k in dict.fromkeys([best_key] + [key(s) for s in plans.values()]):
+            measure('again', unkey(k))
+        best_key = best_sweep_key()
     best = results[best_key]['rate']
     summary = {'cell': cell['name'], 'share': cell['share'], 'duration_s': cell['duration'],
                'memory_mb': cell['memory_mb'], 'messages': messages,
                'default': results[key(default)]['rate'], 'default_setting': label(default),
-               'best': best, 'best_setting': label(dict(zip(('pool', 'instances', 'concurrency',
-                                                             'prefetch_multiplier'), best_key)))}
+               'best': best, 'best_setting': label(unkey(best_key))}
     for what, name in (('plan', 'plan'), ('plan, share unknown', 'plan_unknown')):
         item = results[key(plans[what])]
         summary[name] = item['rate']

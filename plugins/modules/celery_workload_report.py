@@ -34,10 +34,9 @@ options:
     required: true
   directory:
     description:
-      - systemd, the directory of the records, one subdirectory per instance named C(<group>@<n>).
-      - compose, the directory inside the containers.
+      - systemd, the directory of the records, one subdirectory per instance named C(<group>@<n>); required.
+      - compose, the directory inside the containers; by default the one the roles give the workers.
     type: path
-    required: true
 attributes:
   check_mode:
     support: full
@@ -90,12 +89,13 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.celeryops.deploy.plugins.module_utils._celery_compose import WORKLOAD_DIR
 from ansible_collections.celeryops.deploy.plugins.module_utils._celery_workload import report, table
 
 ARGUMENT_SPEC = dict(
     platform=dict(type='str', choices=['systemd', 'compose'], default='systemd'),
     app_name=dict(type='str', required=True),
-    directory=dict(type='path', required=True),
+    directory=dict(type='path'),
 )
 
 # Prints the records of one container as a JSON list (every image with the
@@ -155,10 +155,11 @@ def compose_records(module, app_name, directory):
 
 
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True,
+                           required_if=[('platform', 'systemd', ('directory',))])
     params = module.params
     if params['platform'] == 'compose':
-        records = compose_records(module, params['app_name'], params['directory'])
+        records = compose_records(module, params['app_name'], params['directory'] or WORKLOAD_DIR)
     else:
         records = systemd_records(params['directory'])
     groups = report(records)

@@ -54,3 +54,15 @@ def test_report_and_table():
     assert lines[0].split() == ['group', 'tasks', 'mean', 'p95', 'CPU', 'share', 'task', 'memory', 'peak', 'RSS']
     assert lines[1].split()[:4] == ['b', '2', '0.5', 's']
     assert '100 %' in lines[1]
+
+
+def test_the_histogram_is_the_launchers():
+    import importlib.util
+    import os
+    path = os.path.join(os.path.dirname(__file__), '..', '..', '..', '..', 'roles', 'celery_common', 'files',
+                        'celeryops-celery.py')
+    spec = importlib.util.spec_from_file_location('celeryops_launcher', path)
+    launcher = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(launcher)
+    assert (launcher.BUCKET_BASE_S, launcher.BUCKET_GROWTH) == (cw.BUCKET_BASE_S, cw.BUCKET_GROWTH)
+    assert cw.bucket_upper_s(launcher._bucket(0.05)) >= 0.05 > cw.bucket_upper_s(launcher._bucket(0.05) - 1)
