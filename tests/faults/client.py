@@ -3,7 +3,8 @@ container through the entry point, or the host's venv with the env file).
 Reads no secret from its command line. Prints one JSON document.
 
   send    --queue Q --count N --seconds S --prefix P   send record(P-i, S), i from
-          [--start I]                                  I (default 0) to I+N-1
+          [--start I] [--countdown C]                  I (default 0) to I+N-1, due
+                                                       C s from now (default 0)
   collect --prefix P --count N --timeout T --settle S  runs per token; after every
                                                        token ran, S s more (a
                                                        late duplicate counts)
@@ -25,6 +26,7 @@ def main():
     parser.add_argument('mode', choices=('send', 'collect', 'attempts', 'stats', 'ping', 'ticks'))
     parser.add_argument('--settle', type=float, default=0.0)
     parser.add_argument('--start', type=int, default=0)
+    parser.add_argument('--countdown', type=float, default=0.0)
     parser.add_argument('--queue', default='celery')
     parser.add_argument('--count', type=int, default=10)
     parser.add_argument('--seconds', type=float, default=1.0)
@@ -41,7 +43,7 @@ def main():
 
     if args.mode == 'send':
         for token in tokens:
-            tasks.record.apply_async((token, args.seconds), queue=args.queue)
+            tasks.record.apply_async((token, args.seconds), queue=args.queue, countdown=args.countdown or None)
         print(json.dumps({'sent': len(tokens), 'queue': args.queue}))
     elif args.mode == 'collect':
         started = time.time()

@@ -80,21 +80,27 @@ class Compose:
     def restart(self, worker):
         run(['docker', 'restart', '-t', '120', worker], timeout=200)
 
-    def stops(self, since):
-        """Worker node -> when it was first told to stop (SIGTERM) since `since`."""
+    def windows(self, since):
+        """Worker node -> [when it was first told to stop (SIGTERM) since
+        `since`, when it was started again after that, or None]. The rollout
+        runs the health test itself before the next container (Docker's own
+        health status lags by its interval), so the start is what events show."""
         out = run(['docker', 'events', '--since', '%.3f' % since, '--until', '%.3f' % time.time(),
-                   '--filter', 'type=container', '--filter', 'event=kill',
+                   '--filter', 'type=container',
                    '--filter', 'label=com.docker.compose.project=%s' % self.project,
                    '--filter', 'label=io.celeryops.component=worker', '--format',
-                   '{{.Actor.ID}} {{.TimeNano}} {{index .Actor.Attributes "signal"}} '
-                   '{{index .Actor.Attributes "io.celeryops.group"}}']).stdout
-        stops = {}
+                   '{{.Actor.ID}} {{.TimeNano}} {{index .Actor.Attributes "signal"}}. '
+                   '{{index .Actor.Attributes "io.celeryops.group"}} {{.Action}}']).stdout
+        windows = {}
         for line in out.splitlines():
-            container, nanos, signal_number, group = line.split()
-            if signal_number == '15':
-                # The node name is <group>@<hostname>, the container's short id.
-                stops.setdefault('%s@%s' % (group, container[:12]), int(nanos) / 1e9)
-        return stops
+            container, nanos, signal_number, group, action = line.split(' ', 4)
+            # The node name is <group>@<hostname>, the container's short id.
+            node = '%s@%s' % (group, container[:12])
+            if action == 'kill' and signal_number == '15.':
+                windows.setdefault(node, [int(nanos) / 1e9, None])
+            elif action == 'start' and node in windows and windows[node][1] is None:
+                windows[node][1] = int(nanos) / 1e9
+        return windows
 
     def kill(self, group):
         worker = self.containers('worker', group)[0]
@@ -155,18 +161,22 @@ class Systemd:
     def restart(self, unit):
         run(['docker', 'exec', self.host, 'systemctl', 'restart', unit], timeout=400)
 
-    def stops(self, since):
-        """Worker node -> when systemd first began to stop it since `since` (its journal)."""
-        stops = {}
+    def windows(self, since):
+        """Worker node -> [when systemd first began to stop it since `since`,
+        when it was started again (Type=notify: READY, consuming), or None]."""
+        windows = {}
         for unit in self.workers():
             out = run(['docker', 'exec', self.host, 'journalctl', '--unit', unit, '--output', 'short-unix',
                        '--no-pager', '--since', '@%d' % int(since)]).stdout
+            group, number = unit[len('demo-worker-'):-len('.service')].split('@')
+            node = '%s%s@%s' % (group, number, self.host)
             for line in out.splitlines():
-                if 'Stopping %s' % unit in line:
-                    group, number = unit[len('demo-worker-'):-len('.service')].split('@')
-                    stops['%s%s@%s' % (group, number, self.host)] = float(line.split()[0])
+                if 'Stopping %s' % unit in line and node not in windows:
+                    windows[node] = [float(line.split()[0]), None]
+                elif 'Started %s' % unit in line and node in windows:
+                    windows[node][1] = float(line.split()[0])
                     break
-        return stops
+        return windows
 
     def kill(self, group):
         unit = [u for u in self.workers() if u.startswith('demo-worker-%s@' % group)][0]
@@ -205,9 +215,9 @@ def tally(platform, label, prefix, count, timeout):
     return result
 
 
-def send(platform, prefix, queue, count, seconds, start=0):
+def send(platform, prefix, queue, count, seconds, start=0, countdown=0.0):
     platform.client('send', '--prefix', prefix, '--queue', queue, '--count', str(count), '--seconds', str(seconds),
-                    '--start', str(start))
+                    '--start', str(start), '--countdown', str(countdown))
 
 
 def attempts(platform, prefix):
@@ -226,6 +236,19 @@ def playbook(platform, name, extra=None, timeout=900):
     return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
 
 
+def most_down(windows):
+    """The most instances that were down (told to stop and not yet consuming
+    again) at one moment; one that never came back counts to the end."""
+    edges = sorted([(stop, 1) for stop, _back in windows.values()]
+                   + [(back, -1) for _stop, back in windows.values() if back is not None],
+                   key=lambda edge: (edge[0], edge[1]))
+    down = worst = 0
+    for _at, step in edges:
+        down += step
+        worst = max(worst, down)
+    return worst
+
+
 def fault_rolling_restart(platform, tag):
     """celeryops.deploy.rolling_restart (serial: 1, one worker at a time) with
     more work queued than the workers hold: every instance must have had a
@@ -238,22 +261,24 @@ def fault_rolling_restart(platform, tag):
     play = playbook(platform, 'rolling_restart')
     play.wait(timeout=900)
     took = time.time() - started
-    stops = platform.stops(started)  # node -> when it was told to stop
+    windows = platform.windows(started)  # node -> [told to stop, consuming again]
     result = tally(platform, 'rolling restart', prefix, io_count + cpu_count, 300)
     runs = attempts(platform, prefix)
     overlap = {}
-    for node, stopped in stops.items():
+    for node, (stopped, _back) in windows.items():
         overlap[node] = sum(1 for token_runs in runs.values() for run in token_runs
                             if run['node'] == node and run['start'] < stopped
                             and run['end'] is not None and run['end'] > stopped)
     cut = sum(1 for token_runs in runs.values() for run in token_runs if run['end'] is None)
-    result.update(fault='playbook rolling_restart over %d workers (serial, one at a time, %.0f s, rc %s), %d tasks of'
+    down = most_down(windows)
+    result.update(fault='playbook rolling_restart over %d workers (serial, %.0f s, rc %s), %d tasks of'
                   ' 1-2 s queued (more than the workers hold); tasks running when each instance was told to stop'
-                  ' and finished by its warm shutdown: %s; attempts cut short: %d'
+                  ' and finished by its warm shutdown: %s; attempts cut short: %d; most instances down at once: %d'
                   % (len(platform.workers()), took, play.returncode, io_count + cpu_count,
-                     ', '.join('%s %d' % item for item in sorted(overlap.items())) or 'NO STOP SEEN', cut),
-                  deployed=play.returncode == 0, stops=len(stops), overlap=overlap, cut=cut,
-                  proven=len(stops) == len(platform.workers()) and all(overlap.values()) and cut == 0)
+                     ', '.join('%s %d' % item for item in sorted(overlap.items())) or 'NO STOP SEEN', cut, down),
+                  deployed=play.returncode == 0, stops=len(windows), overlap=overlap, cut=cut, most_down=down,
+                  proven=len(windows) == len(platform.workers()) and all(overlap.values()) and cut == 0
+                  and down == 1)
     return result
 
 
@@ -350,6 +375,16 @@ def fault_beat(platform, interval):
             'proven': len(after) >= int(12 / interval) - 1}
 
 
+def row_ok(result):
+    """A row passes when nothing was lost or doubled and `proven`: the fault
+    happened as the row says (a task was running at the kill, the instance
+    stopped under load, the new setting runs...)."""
+    return ('error' not in result and result.get('lost') == 0 and result.get('duplicated') == 0
+            and result.get('restarted', True) and result.get('deployed', True)
+            and result.get('proven', True)
+            and result.get('nodes_answered', 0) >= result.get('nodes', 0))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--platform', choices=('compose', 'systemd'), required=True)
@@ -377,12 +412,7 @@ def main():
         except Exception as exc:  # record and go on: the table shows what failed
             result = {'fault': label, 'error': '%s: %s' % (type(exc).__name__, exc)}
         result['seconds'] = round(time.time() - started, 1)
-        # `proven`: the fault happened as the row says (a task was running at
-        # the kill, the instance stopped under load, the new setting runs...).
-        good = ('error' not in result and result.get('lost') == 0 and result.get('duplicated') == 0
-                and result.get('restarted', True) and result.get('deployed', True)
-                and result.get('proven', True)
-                and result.get('nodes_answered', 0) >= result.get('nodes', 0))
+        good = row_ok(result)
         result['ok'] = good
         ok = ok and good
         results.append(result)

@@ -1,0 +1,40 @@
+"""The fault harness's own rules (tests/faults/faults.py): a row passes only
+when the fault happened as it says, and "one at a time" is read from the
+stop/start windows."""
+
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', '..', 'faults'))
+
+import faults  # noqa: E402
+
+
+@pytest.mark.parametrize('windows, expected', [
+    ({}, 0),
+    ({'a': [10.0, 14.0]}, 1),
+    # one after the other: b told to stop after a was back
+    ({'a': [10.0, 14.0], 'b': [15.0, 19.0], 'c': [20.0, 22.0]}, 1),
+    # b stopped before a was back
+    ({'a': [10.0, 14.0], 'b': [12.0, 19.0]}, 2),
+    # all at once
+    ({'a': [10.0, 14.0], 'b': [10.1, 14.2], 'c': [10.2, 14.1]}, 3),
+    # a never came back: down to the end, b's window overlaps it
+    ({'a': [10.0, None], 'b': [15.0, 19.0]}, 2),
+    # back at the very moment the next is stopped: not two down
+    ({'a': [10.0, 14.0], 'b': [14.0, 19.0]}, 1),
+])
+def test_most_down(windows, expected):
+    assert faults.most_down(windows) == expected
+
+
+def test_row_ok_needs_the_fault_proven():
+    good = {'lost': 0, 'duplicated': 0, 'proven': True}
+    assert faults.row_ok(good)
+    assert not faults.row_ok(dict(good, proven=False))
+    assert not faults.row_ok(dict(good, duplicated=1))
+    assert not faults.row_ok(dict(good, deployed=False))
+    assert not faults.row_ok(dict(good, nodes=3, nodes_answered=2))
+    assert not faults.row_ok({'fault': 'x', 'error': 'RuntimeError: boom'})
