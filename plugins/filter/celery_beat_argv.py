@@ -55,10 +55,11 @@ _value:
 """
 
 from ansible_collections.celeryops.deploy.plugins.module_utils._celery_cmd import beat_argv
+from ansible_collections.celeryops.deploy.plugins.plugin_utils._filter import filter_map
 
 
 class FilterModule(object):
     """Filters of celeryops.deploy."""
 
     def filters(self):
-        return {'celery_beat_argv': beat_argv}
+        return filter_map(celery_beat_argv=beat_argv)

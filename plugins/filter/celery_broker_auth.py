@@ -36,10 +36,11 @@ _value:
 """
 
 from ansible_collections.celeryops.deploy.plugins.module_utils._celery_k8s import broker_auth
+from ansible_collections.celeryops.deploy.plugins.plugin_utils._filter import filter_map
 
 
 class FilterModule(object):
     """Filters of celeryops.deploy."""
 
     def filters(self):
-        return {'celery_broker_auth': broker_auth}
+        return filter_map(celery_broker_auth=broker_auth)

@@ -71,10 +71,11 @@ _value:
 """
 
 from ansible_collections.celeryops.deploy.plugins.module_utils._celery_compose import fragment
+from ansible_collections.celeryops.deploy.plugins.plugin_utils._filter import filter_map
 
 
 class FilterModule(object):
     """Filters of celeryops.deploy."""
 
     def filters(self):
-        return {'celery_compose_fragment': fragment}
+        return filter_map(celery_compose_fragment=fragment)

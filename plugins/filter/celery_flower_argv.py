@@ -72,10 +72,11 @@ _value:
 """
 
 from ansible_collections.celeryops.deploy.plugins.module_utils._celery_cmd import flower_argv, flower_health_url
+from ansible_collections.celeryops.deploy.plugins.plugin_utils._filter import filter_map
 
 
 class FilterModule(object):
     """Filters of celeryops.deploy."""
 
     def filters(self):
-        return {'celery_flower_argv': flower_argv, 'celery_flower_health_url': flower_health_url}
+        return filter_map(celery_flower_argv=flower_argv, celery_flower_health_url=flower_health_url)

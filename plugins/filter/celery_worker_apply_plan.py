@@ -43,10 +43,11 @@ _value:
 """
 
 from ansible_collections.celeryops.deploy.plugins.module_utils._celery_worker import apply_plan
+from ansible_collections.celeryops.deploy.plugins.plugin_utils._filter import filter_map
 
 
 class FilterModule(object):
     """Filters of celeryops.deploy."""
 
     def filters(self):
-        return {'celery_worker_apply_plan': apply_plan}
+        return filter_map(celery_worker_apply_plan=apply_plan)

@@ -43,10 +43,11 @@ _value:
 """
 
 from ansible_collections.celeryops.deploy.plugins.module_utils._celery_worker import group_errors
+from ansible_collections.celeryops.deploy.plugins.plugin_utils._filter import filter_map
 
 
 class FilterModule(object):
     """Filters of celeryops.deploy."""
 
     def filters(self):
-        return {'celery_worker_group_errors': group_errors}
+        return filter_map(celery_worker_group_errors=group_errors)

@@ -37,10 +37,11 @@ _value:
 """
 
 from ansible_collections.celeryops.deploy.plugins.module_utils._celery_worker import plan_input
+from ansible_collections.celeryops.deploy.plugins.plugin_utils._filter import filter_map
 
 
 class FilterModule(object):
     """Filters of celeryops.deploy."""
 
     def filters(self):
-        return {'celery_worker_plan_input': plan_input}
+        return filter_map(celery_worker_plan_input=plan_input)

@@ -54,28 +54,21 @@ _value:
   type: dict
 """
 
-from ansible.errors import AnsibleFilterError
-
 from ansible_collections.celeryops.deploy.plugins.module_utils._celery_worker import rollout, unit_rollout
+from ansible_collections.celeryops.deploy.plugins.plugin_utils._filter import filter_map
 
 
 def celery_worker_rollout(groups, app_name, base_dir, install, file_results=None):
-    try:
-        return rollout(groups, app_name, base_dir, install, file_results or [])
-    except (KeyError, TypeError, ValueError) as error:
-        raise AnsibleFilterError('celery_worker_rollout: %s' % error)
+    return rollout(groups, app_name, base_dir, install, file_results or [])
 
 
 def celery_unit_rollout(unit, link, install, file_results=None, timeout=600):
     """The same for one unit (beat, Flower): restarts when its files or the shared env changed."""
-    try:
-        return unit_rollout(unit, link, install, file_results or [], timeout)
-    except (KeyError, TypeError, ValueError) as error:
-        raise AnsibleFilterError('celery_unit_rollout: %s' % error)
+    return unit_rollout(unit, link, install, file_results or [], timeout)
 
 
 class FilterModule(object):
     """Filters of celeryops.deploy."""
 
     def filters(self):
-        return {'celery_worker_rollout': celery_worker_rollout, 'celery_unit_rollout': celery_unit_rollout}
+        return filter_map(celery_worker_rollout=celery_worker_rollout, celery_unit_rollout=celery_unit_rollout)

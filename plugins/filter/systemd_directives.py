@@ -35,21 +35,17 @@ _value:
   type: str
 """
 
-from ansible.errors import AnsibleFilterError
-
 from ansible_collections.celeryops.deploy.plugins.module_utils._systemd_unit import render_directives
+from ansible_collections.celeryops.deploy.plugins.plugin_utils._filter import filter_map
 
 
 def systemd_directives(directives):
     """Filter entry point."""
-    try:
-        return render_directives(dict(directives))
-    except (TypeError, ValueError) as exc:
-        raise AnsibleFilterError('systemd_directives: %s' % exc)
+    return render_directives(dict(directives))
 
 
 class FilterModule(object):
     """Filters of celeryops.deploy."""
 
     def filters(self):
-        return {'systemd_directives': systemd_directives}
+        return filter_map(systemd_directives=systemd_directives)

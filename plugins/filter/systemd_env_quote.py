@@ -37,22 +37,19 @@ _value:
   type: str
 """
 
-from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_text
 
 from ansible_collections.celeryops.deploy.plugins.module_utils._systemd_env import quote_env_value
+from ansible_collections.celeryops.deploy.plugins.plugin_utils._filter import filter_map
 
 
 def systemd_env_quote(value):
     """Filter entry point: quote ``value`` for an EnvironmentFile."""
-    try:
-        return quote_env_value(to_text(value))
-    except (TypeError, ValueError) as exc:
-        raise AnsibleFilterError('systemd_env_quote: %s' % exc)
+    return quote_env_value(to_text(value))
 
 
 class FilterModule(object):
     """Filters of celeryops.deploy."""
 
     def filters(self):
-        return {'systemd_env_quote': systemd_env_quote}
+        return filter_map(systemd_env_quote=systemd_env_quote)

@@ -35,21 +35,17 @@ _value:
   type: str
 """
 
-from ansible.errors import AnsibleFilterError
-
 from ansible_collections.celeryops.deploy.plugins.module_utils._systemd_exec import exec_args
+from ansible_collections.celeryops.deploy.plugins.plugin_utils._filter import filter_map
 
 
 def systemd_exec_args(args):
     """Filter entry point: quote ``args`` for ExecStart=."""
-    try:
-        return exec_args(list(args))
-    except (TypeError, ValueError) as exc:
-        raise AnsibleFilterError('systemd_exec_args: %s' % exc)
+    return exec_args(list(args))
 
 
 class FilterModule(object):
     """Filters of celeryops.deploy."""
 
     def filters(self):
-        return {'systemd_exec_args': systemd_exec_args}
+        return filter_map(systemd_exec_args=systemd_exec_args)
