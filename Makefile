@@ -12,7 +12,7 @@ SCENARIOS ?= systemd compose kubernetes
 # make demo PLATFORM=compose: the demo as a Docker Compose project.
 PLATFORM ?= systemd
 
-.PHONY: help setup host venv wheelhouse images app-image k8s-tools link lint unit input sanity molecule demo-check bench bench-smoke faults test demo clean
+.PHONY: help setup host venv wheelhouse images app-image k8s-tools link lint unit input sanity molecule demo-check bench bench-smoke docs faults break-checks test demo clean
 
 help:
 	@echo "make demo   - set up this machine, deploy the demo app with the collection, answer a task"
@@ -20,7 +20,9 @@ help:
 	@echo "make setup  - only the setup: Docker engine, Compose v2, base image, wheelhouse, venv"
 	@echo "make demo PLATFORM=compose - the same demo as a Docker Compose project on this machine"
 	@echo "make demo DEMO_DOWN=1 - remove the demo containers (add PLATFORM=compose for that one)"
+	@echo "make docs   - write the role specs' shared options and the variables tables of the READMEs"
 	@echo "make faults - kill, restart and cut the broker under load; count lost/duplicated tasks"
+	@echo "make break-checks - break README behaviours on purpose: the scenarios' checks must fail"
 	@echo "make bench  - plan vs Celery defaults vs a sweep, real workers on a loopback Redis (under 10 min)"
 
 venv:
@@ -51,6 +53,10 @@ link:
 setup: venv host images wheelhouse app-image link
 
 lint: venv link
+	$(BIN)/python scripts/role_docs.py --check
+	$(BIN)/antsibull-changelog lint
+	$(BIN)/antsibull-changelog generate --output $(CURDIR)/.cache/CHANGELOG.md
+	cmp -s CHANGELOG.md .cache/CHANGELOG.md || { echo 'CHANGELOG.md is not what changelogs/changelog.yaml renders (antsibull-changelog generate)'; exit 1; }
 	$(BIN)/yamllint -s .
 	$(BIN)/ansible-lint --offline --profile production
 
@@ -86,8 +92,15 @@ bench-smoke: venv link
 
 # Fault tests (restarts, SIGKILL, broker outage, config change, beat
 # restart) on the demo, Compose and systemd; not part of `make test`.
+# Role specs' shared options and the READMEs' variables tables, from the specs.
+docs: venv
+	$(BIN)/python scripts/role_docs.py
+
 faults: setup
 	scripts/faults.sh
+
+break-checks: setup
+	scripts/break-checks.sh
 
 # Every tool first (Docker, Compose, the k8s tools), so that no test skips
 # for a missing one: under `make test` a missing tool fails the test.
