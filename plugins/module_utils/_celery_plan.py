@@ -91,7 +91,18 @@ MIXED_THREADS_OVERSUBSCRIPTION = 3.0
 # With no CPU share given, the threads are sized for a task that computes
 # this share of its time: enough for tasks that mostly wait, and more CPU
 # per task only means the threads of a process take turns on its core.
+# A stated higher share does not size fewer when a task computes longer
+# than the GIL's switch interval: the threads of one process then share the
+# GIL in turns, finish their CPU phases together and wait together, and too
+# few of them leave the core idle (`make bench`, 80 % of 500 ms: threads
+# 2 x 4 2.7/s, 2 x 29 3.8/s, prefork x 16 4.1/s), while threads that wait
+# cost little (100 % of 50 ms: 2 x 3 and 2 x 20 both 34/s). Shorter CPU
+# phases run to the end once they hold the GIL, and Goetz's count holds
+# (50 % of 5 ms: 2 x 5 531/s, 2 x 7 480/s).
 MIXED_UNKNOWN_CPU_SHARE = 0.1
+# CPython's default sys.getswitchinterval(): a thread holding the GIL longer
+# is asked to hand it over.
+GIL_SWITCH_INTERVAL_S = 0.005
 # Redis and SQS redeliver a message that stays unacknowledged this long.
 REDIS_VISIBILITY_TIMEOUT_S = 3600
 
@@ -514,6 +525,13 @@ def known_io_share(group):
     return None
 
 
+def robust_threads_per_cpu(duration):
+    """Goetz's 1 + W/C for a mixed task of ``duration`` computing MIXED_UNKNOWN_CPU_SHARE
+    of it: the fewest threads per process the mixed rule uses, the share stated or not."""
+    cpu_s = duration * MIXED_UNKNOWN_CPU_SHARE + TASK_OVERHEAD_S
+    return 1 + duration * (1 - MIXED_UNKNOWN_CPU_SHARE) / cpu_s
+
+
 def _io_share(group):
     """The waiting share the sizing assumes (unknown: MIXED_UNKNOWN_CPU_SHARE of CPU)."""
     share = known_io_share(group)
@@ -721,9 +739,15 @@ def _size(group, pool, share, total_cpus, max_concurrency):
             _num(duration * io_share * 1000), _num(cpu_s * 1000), _num(per_cpu))
         if pool in THREAD_POOLS:
             instances = fixed_n or max(1, _floor(cpus))
-            per = max(1, _ceil(per_cpu * MIXED_THREADS_OVERSUBSCRIPTION))
+            # A stated share only ever adds threads when the CPU phases are
+            # longer than the GIL's switch interval (see MIXED_UNKNOWN_CPU_SHARE).
+            robust = robust_threads_per_cpu(duration) if duration * (1 - io_share) > GIL_SWITCH_INTERVAL_S else 0
+            per = max(1, _ceil(max(per_cpu, robust) * MIXED_THREADS_OVERSUBSCRIPTION))
             total = instances * per
             basis = '%s, x %s, one process per CPU' % (goetz, _num(MIXED_THREADS_OVERSUBSCRIPTION))
+            if stated and robust > per_cpu:
+                basis += ('; no fewer than for %s%% CPU (1 + W/C = %s): long CPU phases take turns on the GIL'
+                          % (_num(100 * MIXED_UNKNOWN_CPU_SHARE), _num(robust)))
             if little is not None and little < total:
                 total = little
                 basis = little_text

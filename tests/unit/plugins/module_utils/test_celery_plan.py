@@ -373,9 +373,10 @@ def test_several_groups_share_cpus_by_need():
     assert (thumbs['pool'], thumbs['concurrency'], thumbs['cpu_quota']) == ('prefork', 2, '260%')
     assert (pdf['pool'], pdf['concurrency'], pdf['cpu_quota'], pdf['requests']['cpu']) == (
         'prefork', 2, '260%', '2592m')
-    # mixed, waits 75%: W/C = 1.5 s / 0.503 s = 2.98, 3 x (1 + 2.98) = 12 threads per process,
-    # one process per CPU of 2.59.
-    assert (crawl['pool'], crawl['instances'], crawl['concurrency'], crawl['cpu_quota']) == ('threads', 2, 12, '130%')
+    # mixed, waits 75%: W/C = 1.5 s / 0.503 s = 2.98, 3 x (1 + 2.98) = 12 threads per process, but
+    # 0.5 s of CPU is longer than the GIL's switch interval: no fewer than for 10% CPU,
+    # 3 x (1 + 1.8 s / 0.203 s) = 30; one process per CPU of 2.59.
+    assert (crawl['pool'], crawl['instances'], crawl['concurrency'], crawl['cpu_quota']) == ('threads', 2, 30, '130%')
     assert crawl['max_tasks_per_child'] is None and crawl['max_memory_per_child'] is None
     assert (mail['pool'], mail['instances'], mail['concurrency']) == ('threads', 1, 38)
     assert (mail['requests']['cpu'], mail['limits']['cpu'], mail['cpu_quota']) == ('225m', '1', '100%')
@@ -440,16 +441,21 @@ def test_memory_is_shared_in_proportion_to_what_each_group_asked_for():
     (dict(IO, pool='prefork'), BIG, ('prefork', 60, 1)),
     # mixed: threads, one process per CPU, 3 x Goetz's 1 + W/C threads each (C with Celery's
     # 3 ms), whatever the share (make bench: best or within noise of the best in every cell).
-    # 30% of 20 s: W/C = 6 s / 14.003 s, 3 x 1.43 = 5.
-    (dict(REPORTS, kind='mixed', io_share=0.3), {'cpus': 4, 'memory_mb': 8192}, ('threads', 5, 4)),
+    # 30% of 20 s: W/C = 6 s / 14.003 s, 3 x 1.43 = 5; 14 s of CPU is longer than the GIL's
+    # switch interval, so no fewer than for 10% CPU (30), lowered to 6 by memory (300 MB tasks).
+    (dict(REPORTS, kind='mixed', io_share=0.3), {'cpus': 4, 'memory_mb': 8192}, ('threads', 6, 4)),
     # cpu_time_s states the same share.
-    (dict(REPORTS, kind='mixed', cpu_time_s=14), {'cpus': 4, 'memory_mb': 8192}, ('threads', 5, 4)),
+    (dict(REPORTS, kind='mixed', cpu_time_s=14), {'cpus': 4, 'memory_mb': 8192}, ('threads', 6, 4)),
+    # CPU phases shorter than the switch interval keep Goetz's count: 50% of 8 ms, C = 4 + 3 ms,
+    # 3 x (1 + 4 / 7) = 5 (10% CPU would be 3 x (1 + 7.2 / 3.8) = 9).
+    (dict(REPORTS, kind='mixed', io_share=0.5, avg_duration_s=0.008, task_memory_mb=10), VM, ('threads', 5, 2)),
     # No share given: sized for 10% CPU, 3 x (1 + 18 / 2.003) = 30, lowered to 5 by memory (300 MB tasks).
     (dict(REPORTS, kind='mixed'), VM, ('threads', 5, 2)),
     (dict(REPORTS, kind='mixed', task_memory_mb=10), VM, ('threads', 30, 2)),
     (dict(REPORTS, kind='mixed', io_share=0.3, avg_duration_s=1, rate_per_s=2), {'cpus': 4, 'memory_mb': 8192},
      ('threads', 2, 2)),                                         # Little's law: 2/s x 1 s x 1.5 = 3 in all
-    (dict(REPORTS, kind='mixed', io_share=0.8, task_memory_mb=50), VM, ('threads', 15, 2)),
+    # 80% of 20 s: 3 x (1 + 16 / 4.003) = 15, raised to the 10%-CPU count 30 (4 s of CPU).
+    (dict(REPORTS, kind='mixed', io_share=0.8, task_memory_mb=50), VM, ('threads', 30, 2)),
     (dict(REPORTS, kind='mixed', io_share=0.9, task_memory_mb=10), {'cpus': 4, 'memory_mb': 8192},
      ('threads', 30, 4)),
     (dict(REPORTS, kind='mixed', io_share=0.9, task_memory_mb=10, avg_duration_s=1, rate_per_s=4),

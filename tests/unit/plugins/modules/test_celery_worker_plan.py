@@ -61,7 +61,9 @@ def test_argument_spec_converts_and_fills_defaults(capsys):
     group = {'name': 'crawl', 'kind': 'mixed', 'task_memory_mb': '50', 'avg_duration_s': '2', 'io_share': '0.8'}
     _code, result = run_main({'cpus': '2', 'memory_mb': '4096', 'groups': [group]}, capsys)
     crawl = result['groups'][0]
-    assert (crawl['pool'], crawl['instances'], crawl['concurrency']) == ('threads', 2, 15)
+    # 80 % waiting of 2 s: 3 x (1 + 1.6 / 0.403) = 15, raised to the 10 %-CPU count (30): 0.4 s of CPU
+    # is longer than the GIL's switch interval.
+    assert (crawl['pool'], crawl['instances'], crawl['concurrency']) == ('threads', 2, 30)
     assert result['resources']['reserved_memory_mb'] == 512
     assert crawl['warnings'] == []
 
