@@ -525,11 +525,16 @@ def known_io_share(group):
     return None
 
 
+def goetz_per_cpu(duration, io_share):
+    """(C, 1 + W/C) of a mixed task: C its CPU seconds with Celery's own per task, W its wait."""
+    cpu_s = duration * (1 - io_share) + TASK_OVERHEAD_S
+    return cpu_s, 1 + duration * io_share / cpu_s
+
+
 def robust_threads_per_cpu(duration):
     """Goetz's 1 + W/C for a mixed task of ``duration`` computing MIXED_UNKNOWN_CPU_SHARE
     of it: the fewest threads per process the mixed rule uses, the share stated or not."""
-    cpu_s = duration * MIXED_UNKNOWN_CPU_SHARE + TASK_OVERHEAD_S
-    return 1 + duration * (1 - MIXED_UNKNOWN_CPU_SHARE) / cpu_s
+    return goetz_per_cpu(duration, 1 - MIXED_UNKNOWN_CPU_SHARE)[1]
 
 
 def _io_share(group):
@@ -730,9 +735,7 @@ def _size(group, pool, share, total_cpus, max_concurrency):
         io_share = _io_share(group)
         stated = known_io_share(group) is not None
         # C counts Celery's own CPU per task: for short tasks it is most of it.
-        cpu_s = duration * (1 - io_share) + TASK_OVERHEAD_S
-        wait_ratio = duration * io_share / cpu_s
-        per_cpu = 1 + wait_ratio
+        cpu_s, per_cpu = goetz_per_cpu(duration, io_share)
         share_text = ('waits %s of its time' % _num(io_share) if stated else
                       'CPU share not given (cpu_time_s), sized for %s%% CPU' % _num(100 * MIXED_UNKNOWN_CPU_SHARE))
         goetz = 'Goetz: 1 + W/C = 1 + %s ms / %s ms = %s' % (
