@@ -67,7 +67,7 @@ unit: venv link
 
 # Wrong input fails in preflight, naming the variable, and leaves the host unchanged (real role runs).
 input: venv link
-	$(BIN)/python -m pytest -q tests/input
+	$(BIN)/python -m pytest -q -n 2 tests/input
 
 sanity: venv
 	scripts/sanity.sh

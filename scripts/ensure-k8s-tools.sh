@@ -1,20 +1,16 @@
 #!/usr/bin/env bash
 # A venv with kubernetes-validate (the Kubernetes API schemas of pinned
-# versions) and checkov (policy scanner) for the kubernetes scenario.
-# Skipped while the pins are unchanged.
+# versions) and checkov (policy scanner) for the kubernetes scenario, in the
+# tools cache by the hash of its pins (.cache/k8s-tools links to it).
 source "$(dirname "$0")/lib.sh"
 
 tools="$CACHE/k8s-tools"
-stamp="$tools/.celeryops-requirements.sha256"
 want=$(cat "$ROOT/requirements-k8s-tools.txt" "$ROOT/constraints-k8s-tools.txt" | sha256sum | cut -d' ' -f1)
-if [ -x "$tools/bin/checkov" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+if venv_cached k8s-tools "$want" "$tools" && [ -x "$tools/bin/checkov" ]; then
   log "k8s tools $tools up to date"
   exit 0
 fi
-python3 -c 'import ensurepip, venv' 2>/dev/null || apt_install python3-venv
-rm -rf "$tools"
-python3 -m venv "$tools"
-log "installing kubernetes-validate and checkov into $tools"
+log "installing kubernetes-validate and checkov into $(readlink "$tools")"
 "$tools/bin/pip" install -q --disable-pip-version-check \
   -r "$ROOT/requirements-k8s-tools.txt" -c "$ROOT/constraints-k8s-tools.txt"
-echo "$want" >"$stamp"
+venv_complete "$tools"

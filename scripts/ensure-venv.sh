@@ -1,21 +1,18 @@
 #!/usr/bin/env bash
-# The project's tool venv (.venv) with pinned tools. Re-runs are fast: the
-# install is skipped while requirements-dev.txt and constraints.txt are unchanged.
+# The project's tool venv with pinned tools: .venv links to a venv in the
+# tools cache named by the hash of requirements-dev.txt and constraints.txt,
+# so re-runs and clean clones skip the install while the pins are unchanged.
 source "$(dirname "$0")/lib.sh"
 
-stamp="$VENV/.celeryops-requirements.sha256"
+command -v python3 >/dev/null || apt_install python3
 want=$(cat "$ROOT/requirements-dev.txt" "$ROOT/constraints.txt" | sha256sum | cut -d' ' -f1)
-if [ -x "$VENV/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
-  log "venv $VENV up to date"
+if venv_cached tools "$want" "$VENV"; then
+  log "venv $VENV up to date ($(readlink "$VENV"))"
   exit 0
 fi
-command -v python3 >/dev/null || apt_install python3
-# Debian's python3 has no venv/ensurepip without python3-venv.
-python3 -c 'import ensurepip, venv' 2>/dev/null || apt_install python3-venv
 python3 -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' \
   || log "warning: python3 is $(python3 -V); the pins are made for Python 3.11"
-[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
-log "installing pinned tools into $VENV"
+log "installing pinned tools into $(readlink "$VENV")"
 "$VENV/bin/pip" install -q --disable-pip-version-check \
   -r "$ROOT/requirements-dev.txt" -c "$ROOT/constraints.txt"
-echo "$want" >"$stamp"
+venv_complete "$VENV"

@@ -13,6 +13,11 @@ export VENV
 BASE_IMAGE="${CELERYOPS_BASE_IMAGE:-celeryops/debian12-systemd:latest}"
 export BASE_IMAGE
 
+# Tool venvs live outside the checkout, one per hash of what they install, so
+# that a clean clone reuses them (the checkout's .venv is a link to one).
+TOOLS_CACHE="${CELERYOPS_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/celeryops}"
+export TOOLS_CACHE
+
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'ERROR: %s\n' "$*" >&2; exit 1; }
 
@@ -48,3 +53,24 @@ debian_mirror() {
   [ -n "$uri" ] || die "no Debian mirror found in /etc/apt/sources.list.d/*.sources or /etc/apt/sources.list"
   printf '%s\n' "$uri"
 }
+
+# venv_cached NAME KEY LINK: points LINK at the venv NAME-KEY in $TOOLS_CACHE.
+# Returns 0 when that venv is complete; else creates it empty and returns 1:
+# the caller installs into LINK, then marks it with venv_complete LINK. A run
+# stopped half-way leaves no mark, so the next one starts that venv again.
+venv_cached() {
+  local dir="$TOOLS_CACHE/$1-${2:0:16}"
+  mkdir -p "$TOOLS_CACHE" "$(dirname "$3")"
+  # A real directory here is a venv from before the cache: replaced by the link.
+  if [ -d "$3" ] && [ ! -L "$3" ]; then rm -rf "$3"; fi
+  ln -sfn "$dir" "$3"
+  if [ -f "$dir/.celeryops-complete" ] && [ -x "$dir/bin/python" ]; then return 0; fi
+  python3 -c 'import ensurepip, venv' 2>/dev/null || apt_install python3-venv
+  # Older venvs of this NAME were for other requirements: nothing uses them now.
+  find "$TOOLS_CACHE" -mindepth 1 -maxdepth 1 -name "$1-*" ! -name "$(basename "$dir")" -exec rm -rf {} +
+  rm -rf "$dir"
+  python3 -m venv "$dir"
+  return 1
+}
+
+venv_complete() { touch "$1/.celeryops-complete"; }

@@ -11,13 +11,9 @@ source "$(dirname "$0")/lib.sh"
 apt_install shellcheck git
 
 svenv="$CACHE/sanity-venv"
-stamp="$svenv/.celeryops-core"
 core=$(grep -E '^ansible-core==' "$ROOT/requirements-dev.txt")
-if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$core" ]; then
-  rm -rf "$svenv"
-  python3 -m venv "$svenv"
+if ! venv_cached sanity "$(echo "$core" | sha256sum | cut -d' ' -f1)" "$svenv"; then
   "$svenv/bin/pip" install -q --disable-pip-version-check "$core"
-  echo "$core" >"$stamp"
   fresh=1
 fi
 
@@ -35,4 +31,6 @@ cd "$dest"
 # A git repo so ansible-test sees exactly these files.
 git init -q && git add -A && git -c user.name=sanity -c user.email=sanity@localhost commit -qm sanity
 # --requirements installs the sanity tools pinned by ansible-core; only needed once.
+# The venv counts as complete once a run that installed its tools passed.
 "$svenv/bin/ansible-test" sanity --python 3.11 --color no ${fresh:+--requirements} "$@"
+venv_complete "$svenv"
