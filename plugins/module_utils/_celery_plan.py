@@ -3,10 +3,10 @@
 # Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
 """Worker plan: Celery pool, concurrency and limits from resources and workload.
 
-The logic behind the ``celery_worker_plan`` module (a thin shell around
-:func:`detect_resources` and :func:`make_plan`). No Ansible imports; the
-detection functions take the file system root as a parameter so that tests
-run them on fake ``/proc`` and ``/sys/fs/cgroup`` trees.
+The sizing behind the ``celery_worker_plan`` module (a thin shell around
+``_celery_resources.detect_resources`` and :func:`make_plan`): pure
+functions of the workload and the resources, no file system reads and no
+Ansible imports.
 
 How Celery behaves, which the rules below rely on (Celery 5.x):
 
@@ -43,8 +43,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import math
-import os
-import posixpath
 
 POOLS = ('prefork', 'threads', 'gevent', 'eventlet', 'solo')
 THREAD_POOLS = ('threads', 'gevent', 'eventlet')
@@ -109,10 +107,7 @@ REDIS_VISIBILITY_TIMEOUT_S = 3600
 # Prefork processes per Goetz unit for mixed work (see _size).
 MIXED_PREFORK_OVERSUBSCRIPTION = 2.0
 GROUP_KEYS = ('name', 'kind', 'task_memory_mb', 'avg_duration_s', 'cpu_time_s', 'rate_per_s', 'max_wait_s', 'io_share',
-              'pool', 'time_limit_s', 'soft_time_limit_s', 'instances', 'concurrency')
-# cgroup v1 reports "no limit" as a huge number (PAGE_COUNTER_MAX pages, e.g.
-# 9223372036854771712); anything from 2**62 up counts as unlimited.
-V1_NO_MEMORY_LIMIT = 2 ** 62
+              'pool', 'time_limit', 'soft_time_limit', 'instances', 'concurrency')
 EPSILON = 1e-9
 
 
@@ -173,224 +168,6 @@ def systemd_cpu_quota(cpus):
 
 
 # --------------------------------------------------------------------------
-# Resources: CPUs and memory, from affinity, /proc/meminfo and cgroups
-# --------------------------------------------------------------------------
-
-def read_text(path):
-    """The file's text, or None when it cannot be read."""
-    try:
-        with open(path) as handle:
-            return handle.read()
-    except (IOError, OSError):
-        return None
-
-
-def parse_meminfo_total_mb(text):
-    """MemTotal of /proc/meminfo in MiB, or None."""
-    for line in (text or '').splitlines():
-        fields = line.split()
-        if len(fields) >= 2 and fields[0] == 'MemTotal:':
-            try:
-                return int(fields[1]) // 1024  # the value is in KiB
-            except ValueError:
-                return None
-    return None
-
-
-def parse_proc_self_cgroup(text):
-    """Parse /proc/self/cgroup.
-
-    Returns ``{'v2': path or None, 'v1': {controller: (hierarchy, path)}}``:
-    a v2 line is ``0::/path``; a v1 line is ``N:cpu,cpuacct:/path``, whose
-    hierarchy (``cpu,cpuacct``) is also the usual name of its mount directory.
-    """
-    result = {'v2': None, 'v1': {}}
-    for line in (text or '').splitlines():
-        parts = line.strip().split(':', 2)
-        if len(parts) != 3:
-            continue
-        number, controllers, path = parts
-        if number == '0' and controllers == '':
-            result['v2'] = path
-        elif controllers:
-            for controller in controllers.split(','):
-                result['v1'][controller] = (controllers, path)
-    return result
-
-
-def cgroup_ancestors(path):
-    """``/a/b`` -> ``['/a/b', '/a', '/']``: a limit on any ancestor applies too."""
-    current = posixpath.normpath('/' + (path or '/').lstrip('/'))
-    result = [current]
-    while current != '/':
-        current = posixpath.dirname(current)
-        result.append(current)
-    return result
-
-
-def parse_cpu_max(text):
-    """cgroup v2 cpu.max (``max 100000`` or ``150000 100000``) -> CPUs or None."""
-    fields = (text or '').split()
-    if len(fields) != 2 or fields[0] == 'max':
-        return None
-    return parse_cfs(fields[0], fields[1])
-
-
-def parse_cfs(quota, period):
-    """cgroup v1 cpu.cfs_quota_us / cpu.cfs_period_us -> CPUs, None for -1."""
-    try:
-        quota, period = int(str(quota).strip()), int(str(period).strip())
-    except ValueError:
-        return None
-    if quota <= 0 or period <= 0:
-        return None
-    return quota / period
-
-
-def parse_memory_max(text):
-    """cgroup v2 memory.max (``max`` or bytes) -> bytes or None."""
-    value = (text or '').strip()
-    if not value or value == 'max':
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        return None
-
-
-def parse_v1_memory_limit(text):
-    """cgroup v1 memory.limit_in_bytes -> bytes, None when unlimited."""
-    try:
-        value = int((text or '').strip())
-    except ValueError:
-        return None
-    if value <= 0 or value >= V1_NO_MEMORY_LIMIT:
-        return None
-    return value
-
-
-def _min_over_ancestors(base, path, read):
-    """Smallest limit found in the process's cgroup and its ancestors under ``base``.
-
-    In a container the process's path (from the host's view) usually does not
-    exist under the container's own cgroup mount: those directories are
-    skipped, which falls back to the mount root, the container's cgroup.
-    """
-    values = []
-    for relative in cgroup_ancestors(path):
-        directory = posixpath.join(base, relative.lstrip('/'))
-        value = read(directory)
-        if value is not None:
-            values.append(value)
-    return min(values) if values else None
-
-
-def _read_v2_cpu(directory):
-    return parse_cpu_max(read_text(posixpath.join(directory, 'cpu.max')))
-
-
-def _read_v2_memory(directory):
-    return parse_memory_max(read_text(posixpath.join(directory, 'memory.max')))
-
-
-def _read_v1_cpu(directory):
-    quota = read_text(posixpath.join(directory, 'cpu.cfs_quota_us'))
-    period = read_text(posixpath.join(directory, 'cpu.cfs_period_us'))
-    if quota is None or period is None:
-        return None
-    return parse_cfs(quota, period)
-
-
-def _read_v1_memory(directory):
-    return parse_v1_memory_limit(read_text(posixpath.join(directory, 'memory.limit_in_bytes')))
-
-
-def cgroup_limits(root='/'):
-    """CPU quota (CPUs) and memory limit (bytes) of this process's cgroups.
-
-    Returns ``{'version': 'v2'|'v1'|None, 'cpus': float|None, 'memory_bytes': int|None}``.
-    cgroup v2 when ``sys/fs/cgroup/cgroup.controllers`` exists (the unified
-    hierarchy is mounted there), else v1 with one mount per hierarchy
-    (``sys/fs/cgroup/cpu,cpuacct`` or ``.../cpu``, ``.../memory``).
-    """
-    cgroup_root = posixpath.join(root, 'sys/fs/cgroup')
-    own = parse_proc_self_cgroup(read_text(posixpath.join(root, 'proc/self/cgroup')))
-    if os.path.exists(posixpath.join(cgroup_root, 'cgroup.controllers')):
-        path = own['v2'] or '/'
-        return {'version': 'v2',
-                'cpus': _min_over_ancestors(cgroup_root, path, _read_v2_cpu),
-                'memory_bytes': _min_over_ancestors(cgroup_root, path, _read_v2_memory)}
-    if not os.path.isdir(cgroup_root):
-        return {'version': None, 'cpus': None, 'memory_bytes': None}
-    cpu_hierarchy, cpu_path = own['v1'].get('cpu', ('cpu', '/'))
-    cpus = None
-    # The mount is named after the hierarchy; 'cpu' is the usual symlink.
-    for mount in (cpu_hierarchy, 'cpu', 'cpu,cpuacct', 'cpuacct,cpu'):
-        mount_dir = posixpath.join(cgroup_root, mount)
-        if os.path.isdir(mount_dir):
-            cpus = _min_over_ancestors(mount_dir, cpu_path, _read_v1_cpu)
-            if cpus is not None:
-                break
-    memory_hierarchy, memory_path = own['v1'].get('memory', ('memory', '/'))
-    memory = None
-    for mount in (memory_hierarchy, 'memory'):
-        mount_dir = posixpath.join(cgroup_root, mount)
-        if os.path.isdir(mount_dir):
-            memory = _min_over_ancestors(mount_dir, memory_path, _read_v1_memory)
-            if memory is not None:
-                break
-    return {'version': 'v1', 'cpus': cpus, 'memory_bytes': memory}
-
-
-def affinity_cpus():
-    """CPUs this process may run on (taskset, cpusets), as Python sees them."""
-    if hasattr(os, 'sched_getaffinity'):
-        try:
-            return len(os.sched_getaffinity(0)), 'affinity'
-        except OSError:
-            pass
-    return os.cpu_count() or 1, 'cpu_count'
-
-
-def detect_resources(root='/', cpus=None, memory_mb=None, affinity=None):
-    """Usable CPUs and memory: given values win, else detected under ``root``.
-
-    usable CPUs = min(affinity CPUs, cgroup CPU quota);
-    memory = min(MemTotal, cgroup memory limit).
-    ``affinity`` is ``(count, source)``; None reads this process's affinity.
-    Returns ``{'cpus', 'cpus_source', 'memory_mb', 'memory_source', 'cgroup'}``.
-    """
-    result = {'cpus': None, 'cpus_source': 'given', 'memory_mb': None, 'memory_source': 'given',
-              'cgroup': None}
-    limits = None
-    if cpus is None or memory_mb is None:
-        limits = cgroup_limits(root)
-        result['cgroup'] = limits['version']
-    if cpus is not None:
-        result['cpus'] = float(cpus)
-    else:
-        count, source = affinity if affinity is not None else affinity_cpus()
-        result['cpus'], result['cpus_source'] = float(count), source
-        if limits['cpus'] is not None and limits['cpus'] < count:
-            result['cpus'] = round(limits['cpus'], 3)
-            result['cpus_source'] = 'cgroup %s' % limits['version']
-    if memory_mb is not None:
-        result['memory_mb'] = int(memory_mb)
-    else:
-        total = parse_meminfo_total_mb(read_text(posixpath.join(root, 'proc/meminfo')))
-        result['memory_mb'], result['memory_source'] = total, 'meminfo'
-        if limits['memory_bytes'] is not None:
-            limit_mb = limits['memory_bytes'] // (1024 * 1024)
-            if total is None or limit_mb < total:
-                result['memory_mb'] = limit_mb
-                result['memory_source'] = 'cgroup %s' % limits['version']
-        if result['memory_mb'] is None:
-            raise PlanError('could not detect the memory of the target (no %s and no cgroup memory limit);'
-                            ' give memory_mb' % posixpath.join(root, 'proc/meminfo'))
-    return result
-
-
-# --------------------------------------------------------------------------
 # Validation
 # --------------------------------------------------------------------------
 
@@ -440,13 +217,13 @@ def _group_errors(index, group, names):
         if io_share is not None:
             errors.append('%s: give cpu_time_s or io_share, not both (io_share = 1 - cpu_time_s /'
                           ' avg_duration_s)' % where)
-    for key in ('time_limit_s', 'soft_time_limit_s', 'instances', 'concurrency'):
+    for key in ('time_limit', 'soft_time_limit', 'instances', 'concurrency'):
         value = group.get(key)
         if value is not None and (not _is_int(value) or value < 1):
             errors.append('%s.%s must be a whole number of 1 or more; got %r' % (where, key, value))
-    soft, hard = group.get('soft_time_limit_s'), group.get('time_limit_s')
+    soft, hard = group.get('soft_time_limit'), group.get('time_limit')
     if _is_int(soft) and _is_int(hard) and soft >= hard:
-        errors.append('%s.soft_time_limit_s (%d) must be below time_limit_s (%d)' % (where, soft, hard))
+        errors.append('%s.soft_time_limit (%d) must be below time_limit (%d)' % (where, soft, hard))
     limit = hard if _is_int(hard) else soft if _is_int(soft) else None
     if limit is not None and _is_number(duration) and limit < duration:
         errors.append('%s: the time limit (%d s) is below avg_duration_s (%s s): most tasks would be killed'
@@ -670,11 +447,11 @@ def prefetch_multiplier(group):
     return value, reason
 
 
-def stop_timeout_s(group):
+def stop_timeout(group):
     """(seconds, reason): how long a warm shutdown may take before SIGKILL."""
-    limit = group.get('time_limit_s') or group.get('soft_time_limit_s')
+    limit = group.get('time_limit') or group.get('soft_time_limit')
     if limit:
-        which = 'time_limit_s' if group.get('time_limit_s') else 'soft_time_limit_s'
+        which = 'time_limit' if group.get('time_limit') else 'soft_time_limit'
         return limit + STOP_MARGIN_S, ('stop timeout %d s: %s %d s + %d s to finish acks/results and close'
                                        % (limit + STOP_MARGIN_S, which, limit, STOP_MARGIN_S))
     value = max(MIN_STOP_TIMEOUT_S, _ceil(3 * group['avg_duration_s']) + STOP_MARGIN_S)
@@ -934,18 +711,18 @@ def _finish(item, total_cpus, available):
 
     prefetch, reason = prefetch_multiplier(group)
     reasons.append(reason)
-    stop, reason = stop_timeout_s(group)
+    stop, reason = stop_timeout(group)
     reasons.append(reason)
-    if not group.get('time_limit_s') and duration >= 60:
-        warnings.append('no time_limit_s for tasks of %s s: a stuck task holds its slot forever and is killed'
+    if not group.get('time_limit') and duration >= 60:
+        warnings.append('no time_limit for tasks of %s s: a stuck task holds its slot forever and is killed'
                         ' only by the stop timeout; set one' % _num(duration))
-    if group.get('time_limit_s') or group.get('soft_time_limit_s'):
+    if group.get('time_limit') or group.get('soft_time_limit'):
         if pool in ('threads', 'eventlet', 'solo'):
             warnings.append('pool %s does not enforce time limits (only prefork does, and gevent the hard one)'
                             % pool)
-        elif pool == 'gevent' and group.get('soft_time_limit_s'):
-            warnings.append('pool gevent enforces time_limit_s only, not soft_time_limit_s')
-    longest = (group.get('time_limit_s') or group.get('soft_time_limit_s') or 3 * duration) + prefetch * duration
+        elif pool == 'gevent' and group.get('soft_time_limit'):
+            warnings.append('pool gevent enforces time_limit only, not soft_time_limit')
+    longest = (group.get('time_limit') or group.get('soft_time_limit') or 3 * duration) + prefetch * duration
     if longest >= REDIS_VISIBILITY_TIMEOUT_S:
         warnings.append('a message may stay unacknowledged ~%d s (buffer + task) with task_acks_late: on Redis or'
                         ' SQS raise broker_transport_options visibility_timeout above that (default %d s) or the'
@@ -989,7 +766,8 @@ def _finish(item, total_cpus, available):
     if pool in THREAD_POOLS:
         # A GIL-bound process uses up to about one core; a lower cap only throttles it.
         cap = max(cap, min(1.0, total_cpus))
-    quota = systemd_cpu_quota(cap)
+    # What the units get: the cap as returned (cpu_limit, two decimals).
+    quota = systemd_cpu_quota(round(cap, 2))
     reasons.append('CPUQuota %s per instance: %s CPUs needed, %s%s' % (
         quota, _num(per_instance), cpu_origin,
         '; capped at no less than one core (one GIL-bound process)' if cap > per_instance else ''))
@@ -1019,22 +797,17 @@ def _finish(item, total_cpus, available):
         name, pool, concurrency, _plural(instances, 'instance'), prefetch, item['basis'])
     return {
         'name': name,
-        'kind': kind,
         'pool': pool,
         'concurrency': concurrency,
         'instances': instances,
         'prefetch_multiplier': prefetch,
         'max_tasks_per_child': tasks_per_child,
         'max_memory_per_child': memory_per_child,
-        'stop_timeout_s': stop,
-        'memory_max_mb': memory_max,
-        'cpu_quota': quota,
+        'stop_timeout': stop,
+        'memory_limit_mb': memory_max,
         'cpu_limit': round(cap, 2),
         'cpu_request': round(per_instance, 2),
         'memory_request_mb': expected,
-        'requests': {'cpu': k8s_cpu(per_instance), 'memory': '%dMi' % expected},
-        'limits': {'cpu': k8s_cpu(cap), 'memory': '%dMi' % memory_max},
-        'replicas': instances,
         'autoscale_queue_length': queue_length,
         'capacity_per_s': _sig(capacity),
         'summary': summary,

@@ -15,7 +15,11 @@ __metaclass__ = type
 import json
 import re
 
-from ansible_collections.celeryops.deploy.plugins.module_utils._celery_plan import memory_limit_from_child_cap
+from ansible_collections.celeryops.deploy.plugins.module_utils._celery_plan import (
+    memory_limit_from_child_cap,
+    systemd_cpu_quota,
+)
+from ansible_collections.celeryops.deploy.plugins.module_utils._systemd_exec import exec_args
 
 POOLS = ('prefork', 'threads', 'gevent', 'eventlet', 'solo')
 # Only prefork recycles child processes; the other pools ignore these options
@@ -38,13 +42,12 @@ WORKLOAD_KEYS = ('kind', 'task_memory_mb', 'avg_duration_s', 'cpu_time_s', 'rate
 KNOWN_KEYS = frozenset(('name', 'queues', 'pool') + POSITIVE_INTS + CPU_NUMBERS
                        + ('autoscale', 'environment', 'extra_args', 'autoscaling', 'settings', 'watchdog')
                        + WORKLOAD_KEYS + ('plan_summary', 'plan_reasons'))
-# Group keys the plan may fill in, and the plan's name for each.
-PLANNED_KEYS = (('pool', 'pool'), ('concurrency', 'concurrency'), ('instances', 'instances'),
-                ('prefetch_multiplier', 'prefetch_multiplier'), ('max_tasks_per_child', 'max_tasks_per_child'),
-                ('max_memory_per_child', 'max_memory_per_child'), ('stop_timeout', 'stop_timeout_s'),
-                ('cpu_limit', 'cpu_limit'), ('memory_limit_mb', 'memory_max_mb'),
-                ('cpu_request', 'cpu_request'), ('memory_request_mb', 'memory_request_mb'),
-                ('autoscale_queue_length', 'autoscale_queue_length'))
+# Group keys the plan may fill in (celery_worker_plan returns them by the same names).
+PLANNED_KEYS = ('pool', 'concurrency', 'instances', 'prefetch_multiplier', 'max_tasks_per_child',
+                'max_memory_per_child', 'stop_timeout', 'cpu_limit', 'memory_limit_mb', 'cpu_request',
+                'memory_request_mb', 'autoscale_queue_length')
+# Group keys celery_worker_plan takes besides the workload.
+PLAN_FIXED_KEYS = ('pool', 'concurrency', 'instances', 'time_limit', 'soft_time_limit')
 # Group names end in a letter: the node name is <group><instance>@host, and a
 # trailing digit would make 'q1' instance 1 and 'q' instance 11 collide.
 GROUP_NAME_RE = re.compile(r'^[a-z]([a-z0-9-]{0,28}[a-z])?$')
@@ -332,7 +335,7 @@ def instance_units(groups, app_name):
 
 def instance_link(base_dir, group_name, number):
     """The release symlink an instance's ExecStart runs through."""
-    return '%s/instances/worker-%s@%d' % (base_dir, group_name, number)
+    return '%s/instances/worker-%s@%s' % (base_dir, group_name, number)
 
 
 def _changed_files(file_results):
@@ -406,15 +409,8 @@ def plan_input(groups):
     for group in groups:
         if group.get('kind') is None:
             continue
-        item = dict((key, group[key]) for key in WORKLOAD_KEYS if group.get(key) is not None)
+        item = dict((key, group[key]) for key in WORKLOAD_KEYS + PLAN_FIXED_KEYS if group.get(key) is not None)
         item['name'] = group['name']
-        for key in ('pool', 'concurrency', 'instances'):
-            if group.get(key) is not None:
-                item[key] = group[key]
-        if group.get('time_limit') is not None:
-            item['time_limit_s'] = group['time_limit']
-        if group.get('soft_time_limit') is not None:
-            item['soft_time_limit_s'] = group['soft_time_limit']
         result.append(item)
     return result
 
@@ -432,11 +428,11 @@ def apply_plan(groups, planned):
         item = dict(group)
         plan = by_name.get(group['name'])
         if plan is not None:
-            for key, plan_key in PLANNED_KEYS:
-                if item.get(key) is None and plan.get(plan_key) is not None:
+            for key in PLANNED_KEYS:
+                if item.get(key) is None and plan.get(key) is not None:
                     if key == 'concurrency' and item.get('autoscale') is not None:
                         continue
-                    item[key] = plan[plan_key]
+                    item[key] = plan[key]
             if item.get('pool', 'prefork') != 'prefork':
                 for key in ('max_tasks_per_child', 'max_memory_per_child'):
                     if group.get(key) is None:
@@ -444,4 +440,70 @@ def apply_plan(groups, planned):
             item['plan_summary'] = plan.get('summary', '')
             item['plan_reasons'] = list(plan.get('reasons') or [])
         result.append(item)
+    return result
+
+
+def concurrency_label(group):
+    """What a group's env file header says about its concurrency."""
+    return str(group.get('concurrency') or group.get('autoscale') or 'celery default')
+
+
+def systemd_fields(group, paths):
+    """What the systemd renderer writes for ``group``, from ``paths`` (app_name,
+    base_dir, config_dir, log_dir: None when the worker logs to the journal only).
+
+    ``exec_start`` keeps systemd's %i (instance) and %H (host) specifiers: the
+    arguments are quoted for ExecStart= (a literal % doubled), the specifiers
+    around them are not.
+    """
+    name, base = group['name'], paths['base_dir']
+    exec_start = '%s/bin/python %s/celeryops-celery.py %s --hostname=%s%%i@%%H' % (
+        instance_link(base, name, '%i'), base, exec_args(group['argv']), name)
+    if paths.get('log_dir'):
+        exec_start += ' --logfile=%s/worker-%s-%%i.log' % (paths['log_dir'], name)
+    return {
+        'unit_file': '/etc/systemd/system/%s-worker-%s@.service' % (paths['app_name'], name),
+        'env_file': '%s/worker-%s.env' % (paths['config_dir'], name),
+        'exec_start': exec_start,
+        'cpu_quota': systemd_cpu_quota(group['cpu_limit']) if group.get('cpu_limit') else None,
+    }
+
+
+RESOLVE_OPTIONS = ('log_level', 'default_stop_timeout', 'stop_margin', 'extra_args', 'settings', 'start_timeout',
+                   'watchdog')
+
+
+def resolve_groups(groups, options, planned=None):
+    """The one path from ``celery_worker_groups`` to what every platform renders.
+
+    ``options``: ``app_module`` and the role-wide defaults (the keyword
+    arguments of normalize_groups), and ``systemd`` (see systemd_fields) when
+    the platform is systemd. ``planned``: the ``groups`` of a
+    celery_worker_plan result, None before the plan ran.
+
+    Returns ``errors`` (each naming the variable), ``plan_request`` (the
+    celery_worker_plan ``groups``: the groups that describe a workload) and
+    ``groups``, resolved: the plan laid under what each group sets, every
+    default filled in, the command line and (systemd) the unit's values.
+    ``groups`` stays empty while there are errors, and while a plan is
+    wanted and ``planned`` is None.
+    """
+    settings = options.get('settings')
+    result = {'errors': group_errors(groups, settings), 'plan_request': [], 'groups': []}
+    if result['errors']:
+        return result
+    result['plan_request'] = plan_input(groups)
+    if result['plan_request'] and planned is None:
+        return result
+    merged = apply_plan(groups, planned or [])
+    # The plan's values are checked like the user's (prefork-only options on a planned threads pool).
+    result['errors'] = group_errors(merged, settings)
+    if result['errors']:
+        return result
+    kwargs = dict((key, options[key]) for key in RESOLVE_OPTIONS if options.get(key) is not None)
+    for group in normalize_groups(merged, options['app_module'], **kwargs):
+        group['concurrency_label'] = concurrency_label(group)
+        if options.get('systemd'):
+            group['systemd'] = systemd_fields(group, options['systemd'])
+        result['groups'].append(group)
     return result

@@ -55,10 +55,13 @@ description:
     or 600 s / duration if larger. C(max_memory_per_child) (KiB, compared by billiard with the child's
     peak RSS, which includes the pages shared with the parent) is (80 + 1.5 x task) MB.
   - B(Stop timeout.) time limit + 30 s; without one, max(60, 3 x duration + 30) s.
-  - B(Per instance.) C(memory_max_mb) (systemd C(MemoryMax), k8s memory limit) is 1.25 x the expected
-    memory, for prefork at least room for every child at its recycle threshold, at most the available
-    memory. C(cpu_quota) (systemd C(CPUQuota)) and the k8s CPU request are the group's CPU share per
-    instance; a threads-like instance is capped at no less than one core.
+  - B(Per instance.) C(memory_limit_mb) (systemd C(MemoryMax), Compose and k8s memory limit) is 1.25 x the
+    expected memory (C(memory_request_mb)), for prefork at least room for every child at its recycle
+    threshold, at most the available memory. C(cpu_request) is the group's CPU share per instance and
+    C(cpu_limit) (systemd C(CPUQuota), Compose C(cpus), k8s CPU limit) the same, a threads-like instance
+    capped at no less than one core.
+  - B(Names.) Groups take and return the keys of the roles' C(celery_worker_groups) (C(time_limit),
+    C(stop_timeout), C(memory_limit_mb)), so a plan can be laid over a group as it is.
     C(autoscale_queue_length), the queue length per replica for HPA/KEDA, is
     concurrency x max(1, (max_wait_s - prefetch x duration) / duration) with O(groups[].max_wait_s),
     else concurrency x prefetch.
@@ -147,12 +150,14 @@ options:
         description: Pool to use instead of the planned one.
         type: str
         choices: [prefork, threads, gevent, eventlet, solo]
-      time_limit_s:
+      time_limit:
         description: Hard time limit of the tasks, in seconds.
         type: int
-      soft_time_limit_s:
+        aliases: [time_limit_s]
+      soft_time_limit:
         description: Soft time limit of the tasks, in seconds.
         type: int
+        aliases: [soft_time_limit_s]
       instances:
         description: Number of worker instances (processes, systemd instances or replicas) to use.
         type: int
@@ -173,7 +178,7 @@ EXAMPLES = r"""
   celeryops.deploy.celery_worker_plan:
     groups:
       - {name: io, kind: io, task_memory_mb: 60, avg_duration_s: 0.2, rate_per_s: 200}
-      - {name: reports, kind: cpu, task_memory_mb: 300, avg_duration_s: 20, time_limit_s: 120}
+      - {name: reports, kind: cpu, task_memory_mb: 300, avg_duration_s: 20, time_limit: 120}
   register: plan
 
 - name: Plan for a pod of 2 CPUs and 2 GiB, autoscaled to keep the queue wait under 5 s
@@ -233,9 +238,6 @@ groups:
     name:
       description: Group name.
       type: str
-    kind:
-      description: Group kind.
-      type: str
     pool:
       description: Celery pool.
       type: str
@@ -260,34 +262,26 @@ groups:
       description: C(--max-memory-per-child) in KiB; null unless the pool is prefork.
       type: int
       sample: 542720
-    stop_timeout_s:
+    stop_timeout:
       description: systemd C(TimeoutStopSec), Compose C(stop_grace_period), k8s C(terminationGracePeriodSeconds).
       type: int
       sample: 90
-    memory_max_mb:
-      description: systemd C(MemoryMax) of one instance, in MB; the Compose memory limit of one replica.
+    memory_limit_mb:
+      description: systemd C(MemoryMax) of one instance, in MB; the Compose and Kubernetes memory limit of one replica.
       type: int
       sample: 610
-    cpu_quota:
-      description: systemd C(CPUQuota) of one instance.
-      type: str
-      sample: 110%
-    cpu_limit:
-      description: CPUs one instance may use (Compose C(cpus) limit); the same cap as C(cpu_quota).
+    cpu_request:
+      description: CPUs one instance needs (the Kubernetes CPU request).
       type: float
       sample: 1.1
-    requests:
-      description: Kubernetes requests of one replica.
-      type: dict
-      sample: {cpu: 1100m, memory: 440Mi}
-    limits:
-      description: Kubernetes limits of one replica.
-      type: dict
-      sample: {cpu: 1100m, memory: 610Mi}
-    replicas:
-      description: Replicas (Compose/Kubernetes), the same as instances.
+    memory_request_mb:
+      description: Memory one instance is expected to use, in MB (the Kubernetes memory request).
       type: int
-      sample: 1
+      sample: 440
+    cpu_limit:
+      description: CPUs one instance may use (systemd C(CPUQuota) of 100 x this, rounded up; Compose C(cpus) and Kubernetes CPU limit).
+      type: float
+      sample: 1.1
     autoscale_queue_length:
       description: Queue length per replica above which an autoscaler (HPA/KEDA) adds replicas.
       type: int
@@ -326,10 +320,10 @@ plan_warnings:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.celeryops.deploy.plugins.module_utils._celery_plan import (
-    PlanError,
+from ansible_collections.celeryops.deploy.plugins.module_utils._celery_plan import PlanError, make_plan
+from ansible_collections.celeryops.deploy.plugins.module_utils._celery_resources import (
+    ResourceError,
     detect_resources,
-    make_plan,
 )
 
 GROUP_OPTIONS = dict(
@@ -342,8 +336,9 @@ GROUP_OPTIONS = dict(
     io_share=dict(type='float'),
     cpu_time_s=dict(type='float'),
     pool=dict(type='str', choices=['prefork', 'threads', 'gevent', 'eventlet', 'solo']),
-    time_limit_s=dict(type='int'),
-    soft_time_limit_s=dict(type='int'),
+    # The role's names; the _s names of 0.3.0 and before still work.
+    time_limit=dict(type='int', aliases=['time_limit_s']),
+    soft_time_limit=dict(type='int', aliases=['soft_time_limit_s']),
     instances=dict(type='int'),
     concurrency=dict(type='int'),
 )
@@ -361,7 +356,8 @@ ARGUMENT_SPEC = dict(
 def run_module(params, detect=detect_resources):
     """The module's result for ``params``; ``detect`` finds the resources (tests pass a fake).
 
-    Raises PlanError when the workload cannot be planned.
+    Raises PlanError when the workload cannot be planned, ResourceError when the
+    resources cannot be detected.
     """
     resources = detect(cpus=params.get('cpus'), memory_mb=params.get('memory_mb'))
     plan = make_plan(params, resources)
@@ -376,6 +372,8 @@ def main():
         result = run_module(module.params)
     except PlanError as exc:
         module.fail_json(msg='celery_worker_plan: %s' % exc, errors=exc.errors)
+    except ResourceError as exc:
+        module.fail_json(msg='celery_worker_plan: %s' % exc, errors=[str(exc)])
     for warning in result['plan_warnings']:
         module.warn(warning)
     for group in result['groups']:

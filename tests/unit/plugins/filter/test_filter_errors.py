@@ -1,5 +1,7 @@
 """Every filter of the collection goes through the one error wrapper: bad
-input fails the task with an AnsibleFilterError that names the filter.
+input fails the task with an AnsibleFilterError that names the filter; and
+every filter has its documentation beside it (<name>.yml, the sidecar pattern
+of community.general), the grouped plugin files holding none.
 
 The checks run in a child interpreter: importing Ansible's controller side
 (ansible.errors) in the pytest process changes how AnsibleModule reports
@@ -10,6 +12,8 @@ import os
 import subprocess
 import sys
 
+import yaml
+
 FILTER_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', '..', '..', 'plugins', 'filter')
 
 CHILD = r'''
@@ -17,7 +21,7 @@ import glob, importlib, json, os, sys
 from ansible.errors import AnsibleFilterError
 from ansible_collections.celeryops.deploy.plugins.plugin_utils._filter import ansible_filter
 
-out = {'unwrapped': [], 'modules': 0}
+out = {'unwrapped': [], 'modules': 0, 'filters': []}
 for path in sorted(glob.glob(os.path.join(sys.argv[1], '*.py'))):
     name = os.path.basename(path)[:-3]
     found = importlib.import_module('ansible_collections.celeryops.deploy.plugins.filter.' + name).FilterModule().filters()
@@ -25,6 +29,7 @@ for path in sorted(glob.glob(os.path.join(sys.argv[1], '*.py'))):
     if not found:
         out['unwrapped'].append(name + ': no filters')
     out['unwrapped'] += [key for key, function in found.items() if getattr(function, '__wrapped__', None) is None]
+    out['filters'] += sorted(found)
 
 def failure(function, *args):
     try:
@@ -44,7 +49,7 @@ out['wrapped'] = [failure(ansible_filter('my_filter', raising(error)), 1)
                   for error in (ValueError('bad value'), TypeError('bad type'), KeyError('queues'))]
 out['bug'] = failure(ansible_filter('f', raising(RuntimeError('a bug'))), 1)
 out['result'] = ansible_filter('f', lambda value: value + 1)(1)
-quote = importlib.import_module('ansible_collections.celeryops.deploy.plugins.filter.systemd_env_quote')
+quote = importlib.import_module('ansible_collections.celeryops.deploy.plugins.filter.systemd')
 out['real'] = failure(quote.FilterModule().filters()['systemd_env_quote'], 'two\nlines')
 print(json.dumps(out))
 '''
@@ -67,8 +72,20 @@ def result():
 
 
 def test_every_filter_is_wrapped():
-    assert result()['modules'] >= 15
+    assert result()['modules'] == 5
+    assert len(result()['filters']) == 14
     assert result()['unwrapped'] == []
+
+
+def test_every_filter_has_its_sidecar_doc_and_every_doc_a_filter():
+    docs = sorted(name[:-4] for name in os.listdir(FILTER_DIR) if name.endswith('.yml'))
+    assert docs == sorted(result()['filters'])
+    for name in docs:
+        with open(os.path.join(FILTER_DIR, name + '.yml')) as handle:
+            doc = yaml.safe_load(handle)
+        assert sorted(doc) == ['DOCUMENTATION', 'EXAMPLES', 'RETURN'], name
+        assert doc['DOCUMENTATION']['name'] == name
+        assert 'celeryops.deploy.%s' % name in doc['EXAMPLES'], name
 
 
 def test_wrapper_names_the_filter():

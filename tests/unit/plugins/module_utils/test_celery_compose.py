@@ -160,22 +160,23 @@ def test_worker_limits(limits, expected):
 
 
 def test_planned_limits_reach_the_services():
-    """The role's path: plan -> apply_plan -> normalize -> fragment; the plan's
-    per-instance cap and MemoryMax become the replica's Compose limits."""
+    """The role's path: resolve (plan request) -> plan -> resolve -> fragment; the
+    plan's per-instance cap and MemoryMax become the replica's Compose limits."""
     raw = [{'name': 'io', 'queues': ['io'], 'kind': 'io', 'task_memory_mb': 60, 'avg_duration_s': 0.2,
             'rate_per_s': 200},
            {'name': 'reports', 'queues': ['reports'], 'kind': 'cpu', 'task_memory_mb': 300,
             'avg_duration_s': 20, 'memory_limit_mb': 2000}]
-    planned = cp.make_plan({'groups': cw.plan_input(raw)}, {'cpus': 2, 'memory_mb': 4096})['groups']
-    merged = cw.apply_plan(raw, planned)
-    assert cw.group_errors(merged) == []
-    services = cc.fragment(settings(), 'worker', groups=groups(merged))['services']
+    request = cw.resolve_groups(raw, {'app_module': APP})['plan_request']
+    planned = cp.make_plan({'groups': request}, {'cpus': 2, 'memory_mb': 4096})['groups']
+    resolved = cw.resolve_groups(raw, {'app_module': APP}, planned)
+    assert resolved['errors'] == []
+    services = cc.fragment(settings(), 'worker', groups=resolved['groups'])['services']
     by_name = dict((item['name'], item) for item in planned)
     for name in ('io', 'reports'):
         limits = services['worker-%s' % name]['deploy']['resources']['limits']
         assert float(limits['cpus']) == pytest.approx(by_name[name]['cpu_limit']) and float(limits['cpus']) > 0
         assert services['worker-%s' % name]['deploy']['replicas'] == by_name[name]['instances']
-    assert services['worker-io']['deploy']['resources']['limits']['memory'] == '%dM' % by_name['io']['memory_max_mb']
+    assert services['worker-io']['deploy']['resources']['limits']['memory'] == '%dM' % by_name['io']['memory_limit_mb']
     assert services['worker-reports']['deploy']['resources']['limits']['memory'] == '2000M'  # the group's own
 
 

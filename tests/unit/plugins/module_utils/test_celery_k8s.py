@@ -394,29 +394,29 @@ def cpus(quantity):
 
 
 def test_planned_sizes_reach_the_deployments():
-    """The role's path: plan -> apply_plan -> normalize -> manifests; the plan's
-    requests, limits, instances and queue threshold reach the objects."""
+    """The role's path: resolve (plan request) -> plan -> resolve -> manifests; the
+    plan's requests, limits, instances and queue threshold reach the objects."""
     raw = [{'name': 'io', 'queues': ['io'], 'kind': 'io', 'task_memory_mb': 60, 'avg_duration_s': 0.2,
             'rate_per_s': 200},
            {'name': 'reports', 'queues': ['reports'], 'kind': 'cpu', 'task_memory_mb': 300,
             'avg_duration_s': 20, 'memory_limit_mb': 2000}]
-    planned = cp.make_plan({'groups': cw.plan_input(raw)}, {'cpus': 2, 'memory_mb': 4096})['groups']
-    merged = cw.apply_plan(raw, planned)
-    assert cw.group_errors(merged) == []
-    docs = ck.manifests(settings(autoscaling='keda'), 'worker', groups=groups(merged))
+    request = cw.resolve_groups(raw, {'app_module': APP})['plan_request']
+    planned = cp.make_plan({'groups': request}, {'cpus': 2, 'memory_mb': 4096})['groups']
+    resolved = cw.resolve_groups(raw, {'app_module': APP}, planned)
+    assert resolved['errors'] == []
+    docs = ck.manifests(settings(autoscaling='keda'), 'worker', groups=resolved['groups'])
     by_name = dict((item['name'], item) for item in planned)
     for name in ('io', 'reports'):
         plan = by_name[name]
         resources = container_of(worker(name, docs))['resources']
-        # apply_plan keeps CPUs to two decimals: 1096m may become 1100m.
-        assert cpus(resources['requests']['cpu']) == pytest.approx(cpus(plan['requests']['cpu']), abs=0.005)
-        assert cpus(resources['limits']['cpu']) == pytest.approx(cpus(plan['limits']['cpu']), abs=0.005)
+        assert cpus(resources['requests']['cpu']) == pytest.approx(plan['cpu_request'], abs=0.0005)
+        assert cpus(resources['limits']['cpu']) == pytest.approx(plan['cpu_limit'], abs=0.0005)
         assert cpus(resources['requests']['cpu']) <= cpus(resources['limits']['cpu'])
-        assert resources['requests']['memory'] == plan['requests']['memory']
+        assert resources['requests']['memory'] == '%dMi' % plan['memory_request_mb']
         scaled = one(docs, 'ScaledObject', 'shop-worker-%s' % name)['spec']
         assert scaled['minReplicaCount'] == plan['instances']
         assert scaled['triggers'][0]['metadata']['listLength'] == str(plan['autoscale_queue_length'])
-    assert container_of(worker('io', docs))['resources']['limits']['memory'] == by_name['io']['limits']['memory']
+    assert container_of(worker('io', docs))['resources']['limits']['memory'] == '%dMi' % by_name['io']['memory_limit_mb']
     assert container_of(worker('reports', docs))['resources']['limits']['memory'] == '2000Mi'  # the group's own
 
 

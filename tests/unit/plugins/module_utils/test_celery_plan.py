@@ -3,6 +3,7 @@
 import pytest
 
 from ansible_collections.celeryops.deploy.plugins.module_utils import _celery_plan as cp
+from ansible_collections.celeryops.deploy.plugins.module_utils import _celery_resources as cr
 
 IO = {'name': 'io', 'kind': 'io', 'task_memory_mb': 60, 'avg_duration_s': 0.2, 'rate_per_s': 200}
 REPORTS = {'name': 'reports', 'kind': 'cpu', 'task_memory_mb': 300, 'avg_duration_s': 20}
@@ -22,6 +23,21 @@ def group_of(result, name):
 
 def without_text(group):
     return dict((key, value) for key, value in group.items() if key not in ('reasons', 'warnings', 'summary'))
+
+
+# What the platforms make of a plan: systemd CPUQuota from cpu_limit (as the
+# worker role resolves it), Kubernetes quantities from the request and limit
+# values (as _celery_k8s renders them).
+def quota(group):
+    return cp.systemd_cpu_quota(group['cpu_limit'])
+
+
+def requests(group):
+    return {'cpu': cp.k8s_cpu(group['cpu_request']), 'memory': '%dMi' % group['memory_request_mb']}
+
+
+def limits(group):
+    return {'cpu': cp.k8s_cpu(group['cpu_limit']), 'memory': '%dMi' % group['memory_limit_mb']}
 
 
 def write(root, relative, text):
@@ -47,7 +63,7 @@ MEMINFO = 'MemTotal:        8155712 kB\nMemFree:         1000000 kB\n'  # 7964 M
     ('garbage', None),
 ])
 def test_parse_cpu_max(text, expected):
-    assert cp.parse_cpu_max(text) == expected
+    assert cr.parse_cpu_max(text) == expected
 
 
 @pytest.mark.parametrize('quota, period, expected', [
@@ -58,7 +74,7 @@ def test_parse_cpu_max(text, expected):
     ('100000', '0', None),
 ])
 def test_parse_cfs(quota, period, expected):
-    assert cp.parse_cfs(quota, period) == expected
+    assert cr.parse_cfs(quota, period) == expected
 
 
 @pytest.mark.parametrize('text, expected', [
@@ -68,7 +84,7 @@ def test_parse_cfs(quota, period, expected):
     ('lots', None),
 ])
 def test_parse_memory_max(text, expected):
-    assert cp.parse_memory_max(text) == expected
+    assert cr.parse_memory_max(text) == expected
 
 
 @pytest.mark.parametrize('text, expected', [
@@ -79,7 +95,7 @@ def test_parse_memory_max(text, expected):
     ('', None),
 ])
 def test_parse_v1_memory_limit(text, expected):
-    assert cp.parse_v1_memory_limit(text) == expected
+    assert cr.parse_v1_memory_limit(text) == expected
 
 
 @pytest.mark.parametrize('text, expected', [
@@ -89,12 +105,12 @@ def test_parse_v1_memory_limit(text, expected):
     (None, None),
 ])
 def test_parse_meminfo(text, expected):
-    assert cp.parse_meminfo_total_mb(text) == expected
+    assert cr.parse_meminfo_total_mb(text) == expected
 
 
 def test_parse_proc_self_cgroup_v1_and_v2_lines():
     text = '12:memory:/docker/abc\n4:cpu,cpuacct:/docker/abc\n1:name=systemd:/init.scope\n0::/system.slice/x\n'
-    parsed = cp.parse_proc_self_cgroup(text)
+    parsed = cr.parse_proc_self_cgroup(text)
     assert parsed['v2'] == '/system.slice/x'
     assert parsed['v1']['cpu'] == ('cpu,cpuacct', '/docker/abc')
     assert parsed['v1']['cpuacct'] == ('cpu,cpuacct', '/docker/abc')
@@ -108,7 +124,7 @@ def test_parse_proc_self_cgroup_v1_and_v2_lines():
     ('/a/../..', ['/']),
 ])
 def test_cgroup_ancestors(path, expected):
-    assert cp.cgroup_ancestors(path) == expected
+    assert cr.cgroup_ancestors(path) == expected
 
 
 @pytest.mark.parametrize('cpus, expected', [
@@ -147,14 +163,14 @@ def v1_container(root, quota='150000', memory=str(512 * 1024 * 1024), own='/dock
 
 def test_detect_v2_container(tmp_path):
     v2_container(tmp_path)
-    assert cp.detect_resources(str(tmp_path), affinity=(64, 'affinity')) == {
+    assert cr.detect_resources(str(tmp_path), affinity=(64, 'affinity')) == {
         'cpus': 1.5, 'cpus_source': 'cgroup v2', 'memory_mb': 512, 'memory_source': 'cgroup v2', 'cgroup': 'v2'}
 
 
 def test_detect_v2_host_path_missing_falls_back_to_root(tmp_path):
     # The path seen in /proc/self/cgroup does not exist under the container's mount.
     v2_container(tmp_path, own='/kubepods/burstable/pod1/abc')
-    found = cp.detect_resources(str(tmp_path), affinity=(64, 'affinity'))
+    found = cr.detect_resources(str(tmp_path), affinity=(64, 'affinity'))
     assert (found['cpus'], found['memory_mb']) == (1.5, 512)
 
 
@@ -164,34 +180,34 @@ def test_detect_v2_own_cgroup_and_ancestors(tmp_path):
     write(tmp_path, 'sys/fs/cgroup/system.slice/app.service/cpu.max', '300000 100000\n')
     write(tmp_path, 'sys/fs/cgroup/system.slice/app.service/memory.max', 'max\n')
     write(tmp_path, 'sys/fs/cgroup/system.slice/memory.max', str(2 * GIB) + '\n')
-    found = cp.detect_resources(str(tmp_path), affinity=(8, 'affinity'))
+    found = cr.detect_resources(str(tmp_path), affinity=(8, 'affinity'))
     assert (found['cpus'], found['cpus_source'], found['memory_mb'], found['memory_source']) == (
         3.0, 'cgroup v2', 2048, 'cgroup v2')
 
 
 def test_detect_v2_without_limits_uses_affinity_and_meminfo(tmp_path):
     v2_container(tmp_path, cpu_max='max 100000', memory_max='max')
-    assert cp.detect_resources(str(tmp_path), affinity=(2, 'affinity')) == {
+    assert cr.detect_resources(str(tmp_path), affinity=(2, 'affinity')) == {
         'cpus': 2.0, 'cpus_source': 'affinity', 'memory_mb': 7964, 'memory_source': 'meminfo', 'cgroup': 'v2'}
 
 
 def test_detect_quota_above_affinity_keeps_affinity(tmp_path):
     v2_container(tmp_path, cpu_max='800000 100000', memory_max=str(64 * GIB))
-    found = cp.detect_resources(str(tmp_path), affinity=(2, 'affinity'))
+    found = cr.detect_resources(str(tmp_path), affinity=(2, 'affinity'))
     assert (found['cpus'], found['cpus_source']) == (2.0, 'affinity')
     assert (found['memory_mb'], found['memory_source']) == (7964, 'meminfo')  # limit above MemTotal
 
 
 def test_detect_v1_container(tmp_path):
     v1_container(tmp_path)
-    assert cp.detect_resources(str(tmp_path), affinity=(64, 'affinity')) == {
+    assert cr.detect_resources(str(tmp_path), affinity=(64, 'affinity')) == {
         'cpus': 1.5, 'cpus_source': 'cgroup v1', 'memory_mb': 512, 'memory_source': 'cgroup v1', 'cgroup': 'v1'}
 
 
 def test_detect_v1_separate_cpu_mount(tmp_path):
     # Hosts that mount cpu and cpuacct apart: "1:cpu:/path".
     v1_container(tmp_path, quota='50000', mount='cpu')
-    assert cp.detect_resources(str(tmp_path), affinity=(4, 'affinity'))['cpus'] == 0.5
+    assert cr.detect_resources(str(tmp_path), affinity=(4, 'affinity'))['cpus'] == 0.5
 
 
 def test_detect_v1_own_path_has_the_limit(tmp_path):
@@ -200,30 +216,30 @@ def test_detect_v1_own_path_has_the_limit(tmp_path):
     write(tmp_path, 'sys/fs/cgroup/cpu,cpuacct/process_api/a1/cpu.cfs_quota_us', '200000\n')
     write(tmp_path, 'sys/fs/cgroup/cpu,cpuacct/process_api/a1/cpu.cfs_period_us', '100000\n')
     write(tmp_path, 'sys/fs/cgroup/memory/process_api/a1/memory.limit_in_bytes', str(GIB) + '\n')
-    found = cp.detect_resources(str(tmp_path), affinity=(4, 'affinity'))
+    found = cr.detect_resources(str(tmp_path), affinity=(4, 'affinity'))
     assert (found['cpus'], found['memory_mb'], found['memory_source']) == (2.0, 1024, 'cgroup v1')
 
 
 def test_detect_v1_unlimited(tmp_path):
     v1_container(tmp_path, quota='-1', memory='9223372036854771712')
-    assert cp.detect_resources(str(tmp_path), affinity=(2, 'affinity')) == {
+    assert cr.detect_resources(str(tmp_path), affinity=(2, 'affinity')) == {
         'cpus': 2.0, 'cpus_source': 'affinity', 'memory_mb': 7964, 'memory_source': 'meminfo', 'cgroup': 'v1'}
 
 
 def test_detect_given_values_win(tmp_path):
     v2_container(tmp_path)
-    found = cp.detect_resources(str(tmp_path), cpus=3, memory_mb=1000, affinity=(64, 'affinity'))
+    found = cr.detect_resources(str(tmp_path), cpus=3, memory_mb=1000, affinity=(64, 'affinity'))
     assert (found['cpus'], found['cpus_source'], found['memory_mb'], found['memory_source']) == (
         3.0, 'given', 1000, 'given')
 
 
 def test_detect_without_proc_fails_clearly(tmp_path):
-    with pytest.raises(cp.PlanError, match='give memory_mb'):
-        cp.detect_resources(str(tmp_path), affinity=(2, 'affinity'))
+    with pytest.raises(cr.ResourceError, match='give memory_mb'):
+        cr.detect_resources(str(tmp_path), affinity=(2, 'affinity'))
 
 
 def test_detect_this_machine():
-    found = cp.detect_resources()
+    found = cr.detect_resources()
     assert found['cpus'] >= 0.01 and found['memory_mb'] > 0
     assert found['cpus_source'] in ('affinity', 'cpu_count', 'cgroup v1', 'cgroup v2')
 
@@ -264,24 +280,22 @@ def test_vm_2_cpus_4_gib_canonical():
     # Little's law asks 200 x 0.2 x 1.5 = 60 threads = 80 + 3600 MB; with reports' 440 MB that is more
     # than 3584 MB, so io gets 3584 - 440 = 3144 MB: (3144 - 80) // 60 = 51 threads.
     assert without_text(io) == {
-        'name': 'io', 'kind': 'io', 'pool': 'threads', 'concurrency': 51, 'instances': 1,
+        'name': 'io', 'pool': 'threads', 'concurrency': 51, 'instances': 1,
         'prefetch_multiplier': 4, 'max_tasks_per_child': None, 'max_memory_per_child': None,
-        'stop_timeout_s': 60, 'memory_max_mb': 3584, 'cpu_quota': '100%', 'cpu_limit': 1.0,
+        'stop_timeout': 60, 'memory_limit_mb': 3584, 'cpu_limit': 1.0,
         'cpu_request': 0.9, 'memory_request_mb': 3140,
-        'requests': {'cpu': '900m', 'memory': '3140Mi'}, 'limits': {'cpu': '1', 'memory': '3584Mi'},
-        'replicas': 1, 'autoscale_queue_length': 204, 'capacity_per_s': 255.0}
+        'autoscale_queue_length': 204, 'capacity_per_s': 255.0}
     assert io['warnings'] == ['concurrency lowered from 60 to 51 by memory: 3144 MB available (memory_mb 4096'
                               ' (given) - reserved_memory_mb 512) (its share of the memory left by the other groups)']
     assert io['summary'] == ("io: threads x 51, 1 instance, prefetch 4 (Little's law: 200/s x 0.2 s x 1.5 = 60,"
                              " capped by memory)")
     # io's Celery overhead reserves 200 x 3 ms x 1.5 = 0.9 CPU: reports gets 1.1, i.e. one process.
     assert without_text(reports) == {
-        'name': 'reports', 'kind': 'cpu', 'pool': 'prefork', 'concurrency': 1, 'instances': 1,
+        'name': 'reports', 'pool': 'prefork', 'concurrency': 1, 'instances': 1,
         'prefetch_multiplier': 1, 'max_tasks_per_child': 1000, 'max_memory_per_child': (80 + 450) * 1024,
-        'stop_timeout_s': 90, 'memory_max_mb': 610, 'cpu_quota': '110%', 'cpu_limit': 1.1,
+        'stop_timeout': 90, 'memory_limit_mb': 610, 'cpu_limit': 1.1,
         'cpu_request': 1.1, 'memory_request_mb': 440,
-        'requests': {'cpu': '1100m', 'memory': '440Mi'}, 'limits': {'cpu': '1100m', 'memory': '610Mi'},
-        'replicas': 1, 'autoscale_queue_length': 1, 'capacity_per_s': 0.05}
+        'autoscale_queue_length': 1, 'capacity_per_s': 0.05}
     assert reports['warnings'] == []
     assert reports['summary'] == 'reports: prefork x 1, 1 instance, prefetch 1 (CPUs: 1.1 usable -> 1)'
     assert result['summary'] == [io['summary'], reports['summary']]
@@ -292,27 +306,25 @@ def test_host_64_cpus_256_gib_canonical():
     result = plan([IO, REPORTS], BIG)
     io, reports = result['groups']
     assert without_text(io) == {
-        'name': 'io', 'kind': 'io', 'pool': 'threads', 'concurrency': 60, 'instances': 1,
+        'name': 'io', 'pool': 'threads', 'concurrency': 60, 'instances': 1,
         'prefetch_multiplier': 4, 'max_tasks_per_child': None, 'max_memory_per_child': None,
-        'stop_timeout_s': 60, 'memory_max_mb': 4600, 'cpu_quota': '100%', 'cpu_limit': 1.0,
+        'stop_timeout': 60, 'memory_limit_mb': 4600, 'cpu_limit': 1.0,
         'cpu_request': 0.9, 'memory_request_mb': 3680,
-        'requests': {'cpu': '900m', 'memory': '3680Mi'}, 'limits': {'cpu': '1', 'memory': '4600Mi'},
-        'replicas': 1, 'autoscale_queue_length': 240, 'capacity_per_s': 300.0}
+        'autoscale_queue_length': 240, 'capacity_per_s': 300.0}
     # 64 - 0.9 = 63.1 CPUs -> 63 processes; MemoryMax leaves room for 63 children at 530 MB peak RSS.
     assert without_text(reports) == {
-        'name': 'reports', 'kind': 'cpu', 'pool': 'prefork', 'concurrency': 63, 'instances': 1,
+        'name': 'reports', 'pool': 'prefork', 'concurrency': 63, 'instances': 1,
         'prefetch_multiplier': 1, 'max_tasks_per_child': 1000, 'max_memory_per_child': 542720,
-        'stop_timeout_s': 90, 'memory_max_mb': 80 + 63 * 530, 'cpu_quota': '6310%', 'cpu_limit': 63.1,
+        'stop_timeout': 90, 'memory_limit_mb': 80 + 63 * 530, 'cpu_limit': 63.1,
         'cpu_request': 63.1, 'memory_request_mb': 22760,
-        'requests': {'cpu': '63100m', 'memory': '22760Mi'}, 'limits': {'cpu': '63100m', 'memory': '33470Mi'},
-        'replicas': 1, 'autoscale_queue_length': 63, 'capacity_per_s': 3.15}
+        'autoscale_queue_length': 63, 'capacity_per_s': 3.15}
     assert io['warnings'] == reports['warnings'] == result['warnings'] == []
     assert result['resources']['planned_memory_mb'] == 3680 + 22760
 
 
 def test_container_cgroup_v2_1_5_cpus_512_mib(tmp_path):
     v2_container(tmp_path)
-    resources = cp.detect_resources(str(tmp_path), affinity=(64, 'affinity'))
+    resources = cr.detect_resources(str(tmp_path), affinity=(64, 'affinity'))
     groups = [{'name': 'thumbs', 'kind': 'cpu', 'task_memory_mb': 100, 'avg_duration_s': 2},
               {'name': 'hooks', 'kind': 'io', 'task_memory_mb': 10, 'avg_duration_s': 0.5}]
     result = cp.make_plan({'groups': groups, 'reserved_memory_mb': 64}, resources)
@@ -321,31 +333,30 @@ def test_container_cgroup_v2_1_5_cpus_512_mib(tmp_path):
     thumbs, hooks = result['groups']
     # Celery's default would be 64 children here (os.cpu_count()); the quota allows one.
     assert without_text(thumbs) == {
-        'name': 'thumbs', 'kind': 'cpu', 'pool': 'prefork', 'concurrency': 1, 'instances': 1,
+        'name': 'thumbs', 'pool': 'prefork', 'concurrency': 1, 'instances': 1,
         'prefetch_multiplier': 1, 'max_tasks_per_child': 1000, 'max_memory_per_child': (80 + 150) * 1024,
-        'stop_timeout_s': 60, 'memory_max_mb': 310, 'cpu_quota': '150%', 'cpu_limit': 1.5,
+        'stop_timeout': 60, 'memory_limit_mb': 310, 'cpu_limit': 1.5,
         'cpu_request': 1.5, 'memory_request_mb': 240,
-        'requests': {'cpu': '1500m', 'memory': '240Mi'}, 'limits': {'cpu': '1500m', 'memory': '310Mi'},
-        'replicas': 1, 'autoscale_queue_length': 1, 'capacity_per_s': 0.499}
+        'autoscale_queue_length': 1, 'capacity_per_s': 0.499}
     # Without a rate: 1.5 x 0.5 s / 3 ms = 250 threads, but 448 - 240 = 208 MB leave (208 - 80) // 10 = 12.
     assert hooks['pool'] == 'threads'
     assert (hooks['concurrency'], hooks['instances'], hooks['prefetch_multiplier']) == (12, 1, 4)
     assert hooks['warnings'] == ['concurrency lowered from 250 to 12 by memory: 208 MB available (memory_mb 512'
                                  ' (cgroup v2) - reserved_memory_mb 64) (its share of the memory left by the'
                                  ' other groups)']
-    assert hooks['memory_max_mb'] == 250 and hooks['cpu_quota'] == '100%'
+    assert hooks['memory_limit_mb'] == 250 and quota(hooks) == '100%'
     assert result['resources']['planned_memory_mb'] == 240 + 200
 
 
 def test_container_cgroup_v1_1_5_cpus_512_mib(tmp_path):
     v1_container(tmp_path)
-    resources = cp.detect_resources(str(tmp_path), affinity=(64, 'affinity'))
+    resources = cr.detect_resources(str(tmp_path), affinity=(64, 'affinity'))
     result = cp.make_plan({'groups': [dict(REPORTS, task_memory_mb=100, avg_duration_s=2)],
                            'reserved_memory_mb': 64}, resources)
     group = result['groups'][0]
     assert result['resources']['cpus_source'] == 'cgroup v1'
-    assert (group['concurrency'], group['cpu_quota']) == (1, '150%')
-    assert group['requests'] == {'cpu': '1500m', 'memory': '240Mi'}
+    assert (group['concurrency'], quota(group)) == (1, '150%')
+    assert requests(group) == {'cpu': '1500m', 'memory': '240Mi'}
 
 
 def test_container_default_reserve_leaves_nothing():
@@ -369,17 +380,19 @@ def test_several_groups_share_cpus_by_need():
     result = plan(groups, {'cpus': 8, 'memory_mb': 32768})
     thumbs, pdf, crawl, mail = result['groups']
     # Needs: thumbs ceil(4 x 0.503 x 1.5) = 4, mail 50 x 3 ms x 1.5 = 0.225, pdf and crawl unbounded.
-    # mail's need is met; the other three share 7.775 equally: 2.59 each.
-    assert (thumbs['pool'], thumbs['concurrency'], thumbs['cpu_quota']) == ('prefork', 2, '260%')
-    assert (pdf['pool'], pdf['concurrency'], pdf['cpu_quota'], pdf['requests']['cpu']) == (
-        'prefork', 2, '260%', '2592m')
+    # mail's need is met; the other three share 7.775 equally: 2.5917 each, returned (and
+    # rendered) as 2.59.
+    assert (thumbs['pool'], thumbs['concurrency'], quota(thumbs)) == ('prefork', 2, '259%')
+    assert (pdf['pool'], pdf['concurrency'], quota(pdf), requests(pdf)['cpu']) == (
+        'prefork', 2, '259%', '2590m')
     # mixed, waits 75%: W/C = 1.5 s / 0.503 s = 2.98, 3 x (1 + 2.98) = 12 threads per process, but
     # 0.5 s of CPU is longer than the GIL's switch interval: no fewer than for 10% CPU,
     # 3 x (1 + 1.8 s / 0.203 s) = 30; one process per CPU of 2.59.
-    assert (crawl['pool'], crawl['instances'], crawl['concurrency'], crawl['cpu_quota']) == ('threads', 2, 30, '130%')
+    assert (crawl['pool'], crawl['instances'], crawl['concurrency'], quota(crawl)) == ('threads', 2, 30, '130%')
     assert crawl['max_tasks_per_child'] is None and crawl['max_memory_per_child'] is None
     assert (mail['pool'], mail['instances'], mail['concurrency']) == ('threads', 1, 38)
-    assert (mail['requests']['cpu'], mail['limits']['cpu'], mail['cpu_quota']) == ('225m', '1', '100%')
+    # 0.225 is returned as 0.22 (two decimals, the float below 0.225).
+    assert (requests(mail)['cpu'], limits(mail)['cpu'], quota(mail)) == ('220m', '1', '100%')
     # thumbs needed 4 CPUs with headroom but got 2.59: 2 processes run 2 / 0.503 = 3.98 tasks/s < 4/s.
     assert thumbs['capacity_per_s'] == 3.98
     assert thumbs['warnings'] == ['this plan runs about 3.98 tasks/s, below rate_per_s 4: the queue grows;'
@@ -391,7 +404,7 @@ def test_groups_with_known_needs_below_the_cpus_get_their_need():
     groups = [dict(REPORTS, name='a', avg_duration_s=2, rate_per_s=0.5),     # ceil(0.5 x 2.003 x 1.5) = 2
               dict(REPORTS, name='b', avg_duration_s=1, rate_per_s=2)]       # ceil(2 x 1.003 x 1.5) = 4
     a, b = plan(groups, {'cpus': 16, 'memory_mb': 65536})['groups']
-    assert (a['concurrency'], a['cpu_quota'], b['concurrency'], b['cpu_quota']) == (2, '200%', 4, '400%')
+    assert (a['concurrency'], quota(a), b['concurrency'], quota(b)) == (2, '200%', 4, '400%')
     assert a['summary'] == 'a: prefork x 2, 1 instance, prefetch 1 (rate: 0.5/s x 2 s x 1.5 needs 2)'
 
 
@@ -400,7 +413,7 @@ def test_cpu_overload_shares_proportionally_and_warns():
               dict(REPORTS, name='b', avg_duration_s=1, rate_per_s=1)]       # ceil(1 x 1.003 x 1.5) = 2
     result = plan(groups, {'cpus': 4.5, 'memory_mb': 16384})
     a, b = result['groups']
-    assert (a['concurrency'], a['cpu_quota'], b['concurrency'], b['cpu_quota']) == (3, '350%', 1, '100%')
+    assert (a['concurrency'], quota(a), b['concurrency'], quota(b)) == (3, '350%', 1, '100%')
     assert result['warnings'] == ['CPU overload: the groups need 9 CPUs with headroom (a 7, b 2) but 4.5 are'
                                   ' usable; they are shared in proportion to need']
     assert 'below rate_per_s 2' in a['warnings'][0]
@@ -412,7 +425,7 @@ def test_memory_is_shared_in_proportion_to_what_each_group_asked_for():
     a, b = plan(groups, {'cpus': 4, 'memory_mb': 2560})['groups']
     # 2048 MB available; minimum 140 MB each; the 1768 MB spare split 1740 : 3540.
     assert (a['concurrency'], b['concurrency']) == (10, 20)
-    assert (a['memory_max_mb'], b['memory_max_mb']) == (850, 1600)   # 1.25 x (80 + 10 x 60), 1.25 x 1280
+    assert (a['memory_limit_mb'], b['memory_limit_mb']) == (850, 1600)   # 1.25 x (80 + 10 x 60), 1.25 x 1280
 
 
 # --------------------------------------------------------------------------
@@ -468,7 +481,6 @@ def test_memory_is_shared_in_proportion_to_what_each_group_asked_for():
 def test_pool_concurrency_instances(group, resources, expected):
     result = plan([group], resources)['groups'][0]
     assert (result['pool'], result['concurrency'], result['instances']) == expected
-    assert result['replicas'] == result['instances']
 
 
 @pytest.mark.parametrize('group, expected', [
@@ -484,14 +496,14 @@ def test_prefetch_multiplier(group, expected):
 
 
 @pytest.mark.parametrize('group, expected', [
-    (dict(REPORTS, time_limit_s=120), 150),
-    (dict(REPORTS, soft_time_limit_s=100), 130),
-    (dict(REPORTS, time_limit_s=120, soft_time_limit_s=100), 150),
+    (dict(REPORTS, time_limit=120), 150),
+    (dict(REPORTS, soft_time_limit=100), 130),
+    (dict(REPORTS, time_limit=120, soft_time_limit=100), 150),
     (IO, 60),
     (dict(REPORTS, avg_duration_s=40), 150),
 ])
 def test_stop_timeout(group, expected):
-    assert plan([group], BIG)['groups'][0]['stop_timeout_s'] == expected
+    assert plan([group], BIG)['groups'][0]['stop_timeout'] == expected
 
 
 @pytest.mark.parametrize('group, expected', [
@@ -521,8 +533,8 @@ def test_autoscale_queue_length(group, resources, expected):
 def test_io_high_rate_spreads_over_processes():
     group = plan([dict(IO, rate_per_s=1000, avg_duration_s=0.05, task_memory_mb=10)], BIG)['groups'][0]
     # Little: 1000 x 0.05 x 1.5 = 75 threads; GIL: 1000 x 3 ms x 1.5 = 4.5 -> 5 processes of 15.
-    assert group['requests'] == {'cpu': '900m', 'memory': '230Mi'}
-    assert group['limits'] == {'cpu': '1', 'memory': '288Mi'}
+    assert requests(group) == {'cpu': '900m', 'memory': '230Mi'}
+    assert limits(group) == {'cpu': '1', 'memory': '288Mi'}
     assert group['capacity_per_s'] == 1500.0
     assert group['autoscale_queue_length'] == 60
 
@@ -531,10 +543,10 @@ def test_io_high_rate_spreads_over_processes():
     (dict(REPORTS, pool='threads'), 'pool threads for cpu-bound tasks'),
     (dict(IO, pool='prefork'), 'each waiting task holds a whole process'),
     (dict(IO, pool='eventlet'), 'eventlet is in maintenance mode'),
-    (dict(IO, time_limit_s=5), 'pool threads does not enforce time limits'),
-    (dict(IO, pool='gevent', time_limit_s=5, soft_time_limit_s=3), 'gevent enforces time_limit_s only'),
-    (dict(REPORTS, avg_duration_s=90), 'no time_limit_s for tasks of 90 s'),
-    (dict(REPORTS, time_limit_s=4000, avg_duration_s=600), 'raise broker_transport_options visibility_timeout'),
+    (dict(IO, time_limit=5), 'pool threads does not enforce time limits'),
+    (dict(IO, pool='gevent', time_limit=5, soft_time_limit=3), 'gevent enforces time_limit only'),
+    (dict(REPORTS, avg_duration_s=90), 'no time_limit for tasks of 90 s'),
+    (dict(REPORTS, time_limit=4000, avg_duration_s=600), 'raise broker_transport_options visibility_timeout'),
     (dict(IO, io_share=0.4), 'io_share is only used by kind mixed; ignored'),
     (dict(IO, cpu_time_s=0.01), 'cpu_time_s is only used by kind mixed; ignored'),
     (dict(REPORTS, concurrency=8), 'concurrency 8 x 1 instance: more cpu-bound processes than the 2 CPUs'),
@@ -550,7 +562,7 @@ def test_group_warnings(group, fragment):
 
 
 def test_no_warning_for_a_sane_plan():
-    group = plan([dict(REPORTS, time_limit_s=60)], BIG)['groups'][0]
+    group = plan([dict(REPORTS, time_limit=60)], BIG)['groups'][0]
     assert group['warnings'] == []
 
 
@@ -637,9 +649,9 @@ def test_overcommit_allowed_keeps_the_plan_and_warns():
     ({'groups': [dict(IO, kind='mixed', cpu_time_s=0.1, io_share=0.5)]}, '(io): give cpu_time_s or io_share, not both'),
     ({'groups': [dict(IO, instances=0)]}, '(io).instances must be a whole number of 1 or more; got 0'),
     ({'groups': [dict(IO, concurrency=-2)]}, '(io).concurrency must be a whole number of 1 or more'),
-    ({'groups': [dict(IO, time_limit_s=10, soft_time_limit_s=10)]},
-     '(io).soft_time_limit_s (10) must be below time_limit_s (10)'),
-    ({'groups': [dict(REPORTS, time_limit_s=10)]},
+    ({'groups': [dict(IO, time_limit=10, soft_time_limit=10)]},
+     '(io).soft_time_limit (10) must be below time_limit (10)'),
+    ({'groups': [dict(REPORTS, time_limit=10)]},
      'groups[0] (reports): the time limit (10 s) is below avg_duration_s (20 s): most tasks would be killed'),
     ({'groups': [dict(IO, pool='solo', concurrency=4)]}, '(io).concurrency must be 1 (or left out) for the solo pool'),
     ({'groups': [dict(REPORTS, pool='gevent')]}, 'pool gevent cannot run cpu-bound tasks side by side'),

@@ -125,10 +125,10 @@ def test_instance_units():
 
 
 PLANNED_IO = {'name': 'io', 'pool': 'threads', 'concurrency': 10, 'instances': 1, 'prefetch_multiplier': 4,
-              'max_tasks_per_child': None, 'max_memory_per_child': None, 'stop_timeout_s': 60,
+              'max_tasks_per_child': None, 'max_memory_per_child': None, 'stop_timeout': 60,
               'summary': 'io: threads x 10', 'reasons': ['why']}
 PLANNED_CPU = {'name': 'cpu', 'pool': 'prefork', 'concurrency': 2, 'instances': 1, 'prefetch_multiplier': 1,
-               'max_tasks_per_child': 1000, 'max_memory_per_child': 307200, 'stop_timeout_s': 90,
+               'max_tasks_per_child': 1000, 'max_memory_per_child': 307200, 'stop_timeout': 90,
                'summary': 'cpu: prefork x 2', 'reasons': []}
 
 
@@ -140,7 +140,7 @@ def test_plan_input_takes_only_groups_with_a_kind():
     ]
     assert cw.plan_input(groups) == [
         {'name': 'io', 'kind': 'io', 'task_memory_mb': 30, 'avg_duration_s': 0.05, 'rate_per_s': 100,
-         'pool': 'threads', 'time_limit_s': 60, 'soft_time_limit_s': 50}]
+         'pool': 'threads', 'time_limit': 60, 'soft_time_limit': 50}]
 
 
 def test_apply_plan_fills_only_what_the_group_leaves_out():
@@ -175,9 +175,9 @@ def test_apply_plan_keeps_autoscale_instead_of_concurrency():
 
 def test_apply_plan_fills_the_container_limits():
     groups = [{'name': 'cpu', 'queues': ['cpu'], 'kind': 'cpu'}]
-    merged = cw.apply_plan(groups, [dict(PLANNED_CPU, cpu_limit=1.1, memory_max_mb=610)])[0]
+    merged = cw.apply_plan(groups, [dict(PLANNED_CPU, cpu_limit=1.1, memory_limit_mb=610)])[0]
     assert merged['cpu_limit'] == 1.1
-    assert merged['memory_limit_mb'] == 610  # the plan's memory_max_mb
+    assert merged['memory_limit_mb'] == 610  # the plan's memory_limit_mb
     assert cw.group_errors([merged]) == []
 
 
@@ -185,7 +185,7 @@ def test_apply_plan_fills_the_container_limits():
                                  {'cpu_limit': 2, 'memory_limit_mb': 1024}])
 def test_apply_plan_keeps_the_groups_own_limits(own):
     groups = [dict({'name': 'cpu', 'queues': ['cpu'], 'kind': 'cpu'}, **own)]
-    merged = cw.apply_plan(groups, [dict(PLANNED_CPU, cpu_limit=1.1, memory_max_mb=610)])[0]
+    merged = cw.apply_plan(groups, [dict(PLANNED_CPU, cpu_limit=1.1, memory_limit_mb=610)])[0]
     assert merged['cpu_limit'] == own.get('cpu_limit', 1.1)
     assert merged['memory_limit_mb'] == own.get('memory_limit_mb', 610)
 
@@ -218,3 +218,80 @@ def test_a_group_with_nothing_to_size_a_limit_from_is_named_in_a_warning(group):
     item = cw.normalize_groups([group], 'proj:app')[0]
     assert item['memory_limit_mb'] is None
     assert item['memory_limit_warning'].startswith('worker group %s runs without a memory limit' % group['name'])
+
+
+# --------------------------------------------------------------------------
+# resolve_groups: the one path the role takes
+# --------------------------------------------------------------------------
+
+OPTIONS = {'app_module': 'shop.celery:app', 'log_level': 'info', 'default_stop_timeout': 300, 'stop_margin': 30,
+           'start_timeout': 90, 'watchdog': 60, 'extra_args': [], 'settings': {}}
+SYSTEMD = {'app_name': 'shop', 'base_dir': '/opt/celery/shop', 'config_dir': '/etc/celery/shop',
+           'log_dir': None}
+
+
+def test_resolve_reports_errors_and_resolves_nothing():
+    result = cw.resolve_groups([{'name': 'io', 'queues': []}, {'name': 'io', 'queues': ['q']}], OPTIONS)
+    assert any('celery_worker_groups[0] (io).queues' in error for error in result['errors'])
+    assert any('is used twice' in error for error in result['errors'])
+    assert result['groups'] == [] and result['plan_request'] == []
+
+
+def test_resolve_asks_for_the_plan_first_and_resolves_with_it():
+    groups = [{'name': 'io', 'queues': ['io'], 'kind': 'io', 'prefetch_multiplier': 8, 'time_limit': 60},
+              {'name': 'fixed', 'queues': ['x'], 'concurrency': 3}]
+    first = cw.resolve_groups(groups, OPTIONS)
+    assert first['errors'] == [] and first['groups'] == []
+    assert first['plan_request'] == [{'name': 'io', 'kind': 'io', 'time_limit': 60}]
+    io, fixed = cw.resolve_groups(groups, OPTIONS, [PLANNED_IO])['groups']
+    assert (io['pool'], io['concurrency'], io['prefetch_multiplier']) == ('threads', 10, 8)
+    # What the group sets wins over the plan: its time limit makes the stop timeout.
+    assert io['stop_timeout'] == 60 and io['plan_summary'] == 'io: threads x 10'
+    assert '--concurrency=10' in io['argv'] and '--time-limit=60' in io['argv']
+    assert (fixed['pool'], fixed['concurrency'], fixed['stop_timeout'], fixed['instances']) == ('prefork', 3, 300, 1)
+    assert 'systemd' not in io  # not asked for: another platform
+
+
+def test_resolve_without_a_workload_needs_no_plan():
+    result = cw.resolve_groups([{'name': 'fixed', 'queues': ['x'], 'concurrency': 3}], OPTIONS)
+    assert result['plan_request'] == [] and [group['name'] for group in result['groups']] == ['fixed']
+
+
+def test_resolve_checks_what_the_plan_brings():
+    groups = [{'name': 'io', 'queues': ['io'], 'kind': 'io', 'max_tasks_per_child': 50}]
+    result = cw.resolve_groups(groups, OPTIONS, [PLANNED_IO])
+    assert result['groups'] == []
+    assert any('max_tasks_per_child only works with the prefork pool (pool is threads)' in error
+               for error in result['errors'])
+
+
+@pytest.mark.parametrize('concurrency, autoscale, label', [
+    (4, None, '4'), (None, '8,2', '8,2'), (None, None, 'celery default')])
+def test_resolve_concurrency_label(concurrency, autoscale, label):
+    group = dict((key, value) for key, value in (('concurrency', concurrency), ('autoscale', autoscale)) if value)
+    resolved = cw.resolve_groups([dict(group, name='io', queues=['io'])], OPTIONS)['groups'][0]
+    assert resolved['concurrency_label'] == label
+
+
+@pytest.mark.parametrize('log_dir, logfile', [(None, ''), ('/var/log/celery/shop',
+                                                           ' --logfile=/var/log/celery/shop/worker-io-%i.log')])
+def test_resolve_systemd_exec_start(log_dir, logfile):
+    options = dict(OPTIONS, systemd=dict(SYSTEMD, log_dir=log_dir))
+    group = {'name': 'io', 'queues': ['io', 'b'], 'pool': 'threads', 'concurrency': 8,
+             'extra_args': ['-O', 'fair', '--statedb=/var/lib/celery/shop/io%n 1.db']}
+    item = cw.resolve_groups([group], options)['groups'][0]
+    assert item['systemd']['exec_start'] == (
+        '/opt/celery/shop/instances/worker-io@%i/bin/python /opt/celery/shop/celeryops-celery.py'
+        ' -A shop.celery:app worker --loglevel=INFO --queues=io,b --pool=threads --concurrency=8 -O fair'
+        ' "--statedb=/var/lib/celery/shop/io%%n 1.db"'
+        ' --hostname=io%i@%H' + logfile)
+    assert item['systemd']['unit_file'] == '/etc/systemd/system/shop-worker-io@.service'
+    assert item['systemd']['env_file'] == '/etc/celery/shop/worker-io.env'
+
+
+@pytest.mark.parametrize('cpu_limit, quota', [(None, None), (1.5, '150%'), (1.101, '111%'), (0.004, '1%'),
+                                              (2, '200%')])
+def test_resolve_systemd_cpu_quota(cpu_limit, quota):
+    group = dict({'name': 'io', 'queues': ['io']}, **({'cpu_limit': cpu_limit} if cpu_limit else {}))
+    item = cw.resolve_groups([group], dict(OPTIONS, systemd=SYSTEMD))['groups'][0]
+    assert item['systemd']['cpu_quota'] == quota

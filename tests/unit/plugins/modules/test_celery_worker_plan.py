@@ -108,7 +108,7 @@ def test_run_module_detects_what_is_not_given():
     assert calls == [(None, None)]
     assert result['resources']['cgroup'] == 'v2'
     assert result['resources']['available_memory_mb'] == 448
-    assert (result['groups'][0]['concurrency'], result['groups'][0]['cpu_quota']) == (1, '150%')
+    assert (result['groups'][0]['concurrency'], result['groups'][0]['cpu_limit']) == (1, 1.5)
 
 
 def test_overload_shows_as_plan_warning(capsys):

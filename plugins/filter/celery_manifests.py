@@ -1,0 +1,19 @@
+# -*- coding: utf-8 -*-
+# Copyright: celeryops.deploy developers
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+"""Filters that render the Compose and Kubernetes objects (docs beside this file, one .yml per filter)."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.celeryops.deploy.plugins.module_utils._celery_compose import fragment
+from ansible_collections.celeryops.deploy.plugins.module_utils._celery_k8s import manifests
+from ansible_collections.celeryops.deploy.plugins.plugin_utils._filter import filter_map
+
+
+class FilterModule(object):
+    """Manifest filters of celeryops.deploy."""
+
+    def filters(self):
+        return filter_map(celery_compose_fragment=fragment, celery_k8s_manifests=manifests)

@@ -1,0 +1,36 @@
+# -*- coding: utf-8 -*-
+# Copyright: celeryops.deploy developers
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+"""Filters that quote values for systemd unit and env files (docs beside this file, one .yml per filter)."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible.module_utils.common.text.converters import to_text
+from ansible_collections.celeryops.deploy.plugins.module_utils._systemd_env import quote_env_value
+from ansible_collections.celeryops.deploy.plugins.module_utils._systemd_exec import exec_args
+from ansible_collections.celeryops.deploy.plugins.module_utils._systemd_unit import render_directives
+from ansible_collections.celeryops.deploy.plugins.plugin_utils._filter import filter_map
+
+
+def systemd_directives(directives):
+    return render_directives(dict(directives))
+
+
+def systemd_env_quote(value):
+    """Quote value for an EnvironmentFile."""
+    return quote_env_value(to_text(value))
+
+
+def systemd_exec_args(args):
+    """Quote args for ExecStart=."""
+    return exec_args(list(args))
+
+
+class FilterModule(object):
+    """systemd filters of celeryops.deploy."""
+
+    def filters(self):
+        return filter_map(systemd_directives=systemd_directives, systemd_env_quote=systemd_env_quote,
+                          systemd_exec_args=systemd_exec_args)
