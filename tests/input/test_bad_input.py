@@ -108,6 +108,16 @@ ROLE_CASES = {
     'beat on two hosts': ('playbook_beat.yml', 'beat-a,beat-b,', GOOD, ['would run on 2 hosts (beat-a, beat-b)']),
     'beat scheduler not a class path': ('playbook_beat.yml', 'localhost,',
                                         dict(GOOD, celery_beat_scheduler='not a class'), ['celery_beat_scheduler']),
+    # The private role used directly: refused before it checks or changes anything.
+    'celery_common used directly': ('playbook_common.yml', 'localhost,', GOOD,
+                                    ['celeryops.deploy.celery_common is private']),
+    'celery_common entry point used directly': ('playbook_common_install.yml', 'localhost,', GOOD,
+                                                ['celeryops.deploy.celery_common is private']),
+    'flower environment value with a newline on compose': (
+        'playbook_flower.yml', 'localhost,',
+        dict(FLOWER, celery_platform='compose', celery_image='registry.example.com/shop/app:1.4.2',
+             celery_flower_environment={'GREETING': 'hello\nINJECTED=1'}),
+        ['celery_flower_environment: values must be single lines']),
 }
 
 CASES = {
@@ -158,6 +168,8 @@ COMPOSE_CASES = {
                                   ['celery_compose_broker_password', '12 or more characters']),
     'environment value with a newline': (compose_with(celery_environment={'GREETING': 'hello\nINJECTED=1'}),
                                          ['celery_environment']),
+    'group environment value with a newline': (compose_with_group(0, environment={'GREETING': 'hello\nINJECTED=1'}),
+                                               ['celery_worker_groups[].environment: values must be single lines']),
     'unknown platform': (compose_with(celery_platform='nomad'),
                          ['value of celery_platform must be one of: systemd, compose, kubernetes, got: nomad']),
     'kubernetes namespace': (compose_with(celery_platform='kubernetes', celery_k8s_namespace='Bad_Name'),
