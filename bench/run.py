@@ -136,8 +136,8 @@ def default_setting():
 
 def planned_setting(workload, budget_mb=None):
     """What celery_worker_plan plans for this workload on this machine."""
-    from ansible_collections.celeryops.deploy.plugins.module_utils import _celery_plan
-    resources = _celery_plan.detect_resources(memory_mb=budget_mb)
+    from ansible_collections.celeryops.deploy.plugins.module_utils import _celery_plan, _celery_resources
+    resources = _celery_resources.detect_resources(memory_mb=budget_mb)
     plan = _celery_plan.make_plan({'groups': [dict(workload)]}, resources)
     group = plan['groups'][0]
     return {'pool': group['pool'], 'concurrency': group['concurrency'], 'instances': group['instances'],

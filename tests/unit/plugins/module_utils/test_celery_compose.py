@@ -6,7 +6,6 @@ import json
 import pytest
 
 from ansible_collections.celeryops.deploy.plugins.module_utils import _celery_compose as cc
-from ansible_collections.celeryops.deploy.plugins.module_utils import _celery_plan as cp
 from ansible_collections.celeryops.deploy.plugins.module_utils import _celery_worker as cw
 from ansible_collections.celeryops.deploy.plugins.module_utils._celery_cmd import beat_argv, flower_argv
 
@@ -159,19 +158,11 @@ def test_worker_limits(limits, expected):
     assert service['deploy']['resources'] == {'limits': expected}
 
 
-def test_planned_limits_reach_the_services():
+def test_planned_limits_reach_the_services(role_path):
     """The role's path: resolve (plan request) -> plan -> resolve -> fragment; the
     plan's per-instance cap and MemoryMax become the replica's Compose limits."""
-    raw = [{'name': 'io', 'queues': ['io'], 'kind': 'io', 'task_memory_mb': 60, 'avg_duration_s': 0.2,
-            'rate_per_s': 200},
-           {'name': 'reports', 'queues': ['reports'], 'kind': 'cpu', 'task_memory_mb': 300,
-            'avg_duration_s': 20, 'memory_limit_mb': 2000}]
-    request = cw.resolve_groups(raw, {'app_module': APP})['plan_request']
-    planned = cp.make_plan({'groups': request}, {'cpus': 2, 'memory_mb': 4096})['groups']
-    resolved = cw.resolve_groups(raw, {'app_module': APP}, planned)
-    assert resolved['errors'] == []
-    services = cc.fragment(settings(), 'worker', groups=resolved['groups'])['services']
-    by_name = dict((item['name'], item) for item in planned)
+    by_name, resolved = role_path
+    services = cc.fragment(settings(), 'worker', groups=resolved)['services']
     for name in ('io', 'reports'):
         limits = services['worker-%s' % name]['deploy']['resources']['limits']
         assert float(limits['cpus']) == pytest.approx(by_name[name]['cpu_limit']) and float(limits['cpus']) > 0

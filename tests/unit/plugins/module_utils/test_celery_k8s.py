@@ -10,7 +10,6 @@ import pytest
 import yaml
 
 from ansible_collections.celeryops.deploy.plugins.module_utils import _celery_k8s as ck
-from ansible_collections.celeryops.deploy.plugins.module_utils import _celery_plan as cp
 from ansible_collections.celeryops.deploy.plugins.module_utils import _celery_worker as cw
 from ansible_collections.celeryops.deploy.plugins.module_utils._celery_cmd import beat_argv, flower_argv
 
@@ -393,19 +392,11 @@ def cpus(quantity):
     return float(quantity[:-1]) / 1000 if quantity.endswith('m') else float(quantity)
 
 
-def test_planned_sizes_reach_the_deployments():
+def test_planned_sizes_reach_the_deployments(role_path):
     """The role's path: resolve (plan request) -> plan -> resolve -> manifests; the
     plan's requests, limits, instances and queue threshold reach the objects."""
-    raw = [{'name': 'io', 'queues': ['io'], 'kind': 'io', 'task_memory_mb': 60, 'avg_duration_s': 0.2,
-            'rate_per_s': 200},
-           {'name': 'reports', 'queues': ['reports'], 'kind': 'cpu', 'task_memory_mb': 300,
-            'avg_duration_s': 20, 'memory_limit_mb': 2000}]
-    request = cw.resolve_groups(raw, {'app_module': APP})['plan_request']
-    planned = cp.make_plan({'groups': request}, {'cpus': 2, 'memory_mb': 4096})['groups']
-    resolved = cw.resolve_groups(raw, {'app_module': APP}, planned)
-    assert resolved['errors'] == []
-    docs = ck.manifests(settings(autoscaling='keda'), 'worker', groups=resolved['groups'])
-    by_name = dict((item['name'], item) for item in planned)
+    by_name, resolved = role_path
+    docs = ck.manifests(settings(autoscaling='keda'), 'worker', groups=resolved)
     for name in ('io', 'reports'):
         plan = by_name[name]
         resources = container_of(worker(name, docs))['resources']
