@@ -1,7 +1,10 @@
 """The Celery app the benchmark runs: one task that waits, computes and holds memory.
 
 Each task adds one to a Redis counter when it finishes, so the benchmark
-measures completed tasks without a result backend in the way.
+measures completed tasks without a result backend in the way, and records
+when it started (a hash entry while it runs) and its span (start and end,
+when done): the benchmark counts the part of each task that fell in its
+window, not only whole completions.
 """
 
 import os
@@ -12,6 +15,7 @@ from celery import Celery
 
 BROKER = os.environ.get('BENCH_BROKER_URL', 'redis://127.0.0.1:6390/0')
 COUNTER = 'bench:done'
+STARTS, SPANS = 'bench:starts', 'bench:spans'
 
 app = Celery('bench_app', broker=BROKER)
 app.conf.update(
@@ -24,11 +28,25 @@ app.conf.update(
 _client = None
 
 
-def _count():
+def _redis():
     global _client  # one connection per process (prefork child or thread-shared)
     if _client is None:
         _client = redis.Redis.from_url(BROKER)
-    _client.incr(COUNTER)
+    return _client
+
+
+def _started(task_id):
+    begin = time.time()
+    _redis().hset(STARTS, task_id, '%.6f' % begin)
+    return begin
+
+
+def _count(task_id, begin):
+    pipe = _redis().pipeline(transaction=False)
+    pipe.incr(COUNTER)
+    pipe.hdel(STARTS, task_id)
+    pipe.rpush(SPANS, '%.6f %.6f' % (begin, time.time()))
+    pipe.execute()
 
 
 def _spin(iterations):
@@ -38,13 +56,14 @@ def _spin(iterations):
     return total
 
 
-@app.task
-def work(iterations, wait_s, memory_mb=0):
+@app.task(bind=True)
+def work(self, iterations, wait_s, memory_mb=0):
     """Waits half of wait_s, computes (pure Python: holds the GIL), waits the rest.
 
     With memory_mb, holds that much resident memory (every page touched) from
     before the compute part to the end of the task.
     """
+    begin = _started(self.request.id)
     time.sleep(wait_s / 2)
     held = bytearray(memory_mb * 1024 * 1024) if memory_mb else None
     if held is not None:
@@ -53,4 +72,4 @@ def work(iterations, wait_s, memory_mb=0):
     _spin(iterations)
     time.sleep(wait_s / 2)
     del held
-    _count()
+    _count(self.request.id, begin)

@@ -236,6 +236,42 @@ def generation_s(cell, setting):
     return cell['duration'] * (1 - cell['share']) + max(cpu_s, slots * cpu_s / cores)
 
 
+def fluid_rate(spans, starts, begin, end):
+    """Tasks per second over [begin, end], each task counting the part of its
+    time that fell inside (a task half in the window counts one half).
+
+    ``spans``: (start, end) of the finished tasks; ``starts``: the start of
+    those still running at ``end``, whose progress is taken as the time they
+    ran in the window over the mean duration of the finished ones (at most
+    one). Whole completions alone come in bursts when many tasks share a
+    core and finish together; their count over a window of a dozen depends
+    on where the window falls.
+    """
+    window = end - begin
+    if window <= 0:
+        return 0.0
+    total, durations = 0.0, []
+    for start, stop in spans:
+        if stop <= begin:
+            continue
+        durations.append(stop - start)
+        inside = min(stop, end) - max(start, begin)
+        if inside > 0:
+            total += inside / (stop - start) if stop > start else 1.0
+    mean = sum(durations) / len(durations) if durations else 0.0
+    for start in starts:
+        if mean > 0:
+            total += min(1.0, max(0.0, end - max(start, begin)) / mean)
+    return total / window
+
+
+def read_spans(client):
+    """(finished spans, starts of the running tasks) as the tasks recorded them."""
+    spans = [tuple(float(value) for value in item.split()) for item in client.lrange(bench_app.SPANS, 0, -1)]
+    starts = [float(value) for value in client.hvals(bench_app.STARTS)]
+    return spans, starts
+
+
 def run_one(broker, cell, setting, window_s, best=0.0):
     """Start the setting's worker(s) on a full queue; (tasks/s in steady state, peak RSS MB).
 
@@ -246,7 +282,8 @@ def run_one(broker, cell, setting, window_s, best=0.0):
     setting clearly slower than ``best`` (half of it) is cut short and
     reports its rate so far, which is then pessimistic.
     """
-    for name in (QUEUE, bench_app.COUNTER, 'unacked', 'unacked_index', 'unacked_mutex'):
+    for name in (QUEUE, bench_app.COUNTER, bench_app.STARTS, bench_app.SPANS, 'unacked', 'unacked_index',
+                 'unacked_mutex'):
         broker.client.delete(name)
     broker.client.copy(TEMPLATE, QUEUE)
     total = broker.client.llen(QUEUE)
@@ -287,18 +324,20 @@ def run_one(broker, cell, setting, window_s, best=0.0):
         # finish nothing for a while, then all at once.
         while done < slots:
             if now - started > cap:
-                return done / (now - started), peak[0]
+                return done / (now - started), peak[0], done / (now - started)
             now, done = poll()
-        first_at, first = now, done
+        first_at, first, first_wall = now, done, time.time()
         while True:
             now, done = poll()
             if done - first >= slots and now - first_at >= window_s:
                 break
             if now - first_at > cap or slow(now, done, first_at, first, first_at - started):
                 break
+        end_wall = time.time()
         if done >= total:
             raise RuntimeError('%s: the queue ran dry (%d tasks); prefill more' % (label(setting), total))
-        return (done - first) / (now - first_at), peak[0]
+        spans, starts = read_spans(broker.client)
+        return fluid_rate(spans, starts, first_wall, end_wall), peak[0], (done - first) / (now - first_at)
     finally:
         for worker in workers:
             try:
@@ -325,7 +364,7 @@ def bench_cell(broker, cell, quick, rows):
 
     def measure(what, setting):
         best = max([item['rate'] for item in results.values() if item['fits']] or [0.0])
-        rate, peak = run_one(broker, cell, setting, window, best)
+        rate, peak, count_rate = run_one(broker, cell, setting, window, best)
         fits = not budget or peak <= budget
         previous = results.get(key(setting))
         if previous is None or rate > previous['rate']:
@@ -333,9 +372,11 @@ def bench_cell(broker, cell, quick, rows):
         elif not fits:
             previous['fits'] = False
         rows.append({'cell': cell['name'], 'what': what, 'setting': label(setting), 'rate': rate,
+                     'completions_rate': count_rate,
                      'peak_mb': round(peak) if budget else None, 'fits': fits})
         memory = '  peak %d MB%s' % (peak, '' if fits else ' OVER BUDGET') if budget else ''
-        print('%-22s %-20s %-26s %7.1f/s%s' % (cell['name'], what, label(setting), rate, memory), flush=True)
+        print('%-22s %-20s %-26s %7.1f/s (completions %7.1f/s)%s' % (cell['name'], what, label(setting), rate,
+                                                                    count_rate, memory), flush=True)
 
     for setting in sweep(quick, plans['plan']['prefetch_multiplier'], cell['duration']):
         measure('sweep', setting)

@@ -9,7 +9,7 @@ __metaclass__ = type
 
 from ansible.module_utils.common.text.converters import to_text
 from ansible_collections.celeryops.deploy.plugins.module_utils._systemd_env import quote_env_value
-from ansible_collections.celeryops.deploy.plugins.module_utils._systemd_exec import exec_args
+from ansible_collections.celeryops.deploy.plugins.module_utils._systemd_exec import exec_args, launcher_exec_start
 from ansible_collections.celeryops.deploy.plugins.module_utils._systemd_unit import render_directives
 from ansible_collections.celeryops.deploy.plugins.plugin_utils._filter import filter_map
 
@@ -28,9 +28,14 @@ def systemd_exec_args(args):
     return exec_args(list(args))
 
 
+def systemd_exec_start(argv, base_dir, link):
+    """ExecStart= running argv through the launcher from the release link."""
+    return launcher_exec_start(base_dir, link, list(argv))
+
+
 class FilterModule(object):
     """systemd filters of celeryops.deploy."""
 
     def filters(self):
         return filter_map(systemd_directives=systemd_directives, systemd_env_quote=systemd_env_quote,
-                          systemd_exec_args=systemd_exec_args)
+                          systemd_exec_args=systemd_exec_args, systemd_exec_start=systemd_exec_start)

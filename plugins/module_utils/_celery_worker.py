@@ -19,7 +19,7 @@ from ansible_collections.celeryops.deploy.plugins.module_utils._celery_plan impo
     memory_limit_from_child_cap,
     systemd_cpu_quota,
 )
-from ansible_collections.celeryops.deploy.plugins.module_utils._systemd_exec import exec_args
+from ansible_collections.celeryops.deploy.plugins.module_utils._systemd_exec import launcher_exec_start
 
 POOLS = ('prefork', 'threads', 'gevent', 'eventlet', 'solo')
 # Only prefork recycles child processes; the other pools ignore these options
@@ -456,17 +456,47 @@ def systemd_fields(group, paths):
     arguments are quoted for ExecStart= (a literal % doubled), the specifiers
     around them are not.
     """
-    name, base = group['name'], paths['base_dir']
-    exec_start = '%s/bin/python %s/celeryops-celery.py %s --hostname=%s%%i@%%H' % (
-        instance_link(base, name, '%i'), base, exec_args(group['argv']), name)
+    name = group['name']
+    specifier_args = ['--hostname=%s%%i@%%H' % name]
     if paths.get('log_dir'):
-        exec_start += ' --logfile=%s/worker-%s-%%i.log' % (paths['log_dir'], name)
+        specifier_args.append('--logfile=%s/worker-%s-%%i.log' % (paths['log_dir'], name))
+    exec_start = launcher_exec_start(paths['base_dir'], 'worker-%s@%%i' % name, group['argv'], specifier_args)
     return {
         'unit_file': '/etc/systemd/system/%s-worker-%s@.service' % (paths['app_name'], name),
         'env_file': '%s/worker-%s.env' % (paths['config_dir'], name),
         'exec_start': exec_start,
         'cpu_quota': systemd_cpu_quota(group['cpu_limit']) if group.get('cpu_limit') else None,
     }
+
+
+def consumer_timeout_errors(groups, broker):
+    """What RabbitMQ's consumer_timeout refuses: a task that may run that long.
+
+    ``broker``: ``type`` (rabbitmq, redis, ...) and ``consumer_timeout``
+    (seconds). RabbitMQ closes the channel of a consumer that holds a
+    message unacknowledged longer (PRECONDITION_FAILED); the message goes
+    back to the queue and the task runs again, so this fails the play
+    rather than warning: nothing would show it but tasks run twice.
+    """
+    if not broker or broker.get('type') != 'rabbitmq':
+        return []
+    timeout = int(broker.get('consumer_timeout') or 1800)
+    errors = []
+    for index, group in enumerate(groups):
+        for key in ('time_limit', 'soft_time_limit', 'avg_duration_s'):
+            if group.get(key) is not None:
+                break
+        else:
+            continue
+        if group[key] >= timeout:
+            errors.append(
+                'celery_worker_groups[%d] (%s).%s (%s s) reaches the broker\'s consumer timeout'
+                ' (celery_broker_consumer_timeout: %d s): RabbitMQ closes the channel of a worker that holds a'
+                ' message unacknowledged that long (PRECONDITION_FAILED) and the task runs again. Raise'
+                ' consumer_timeout in rabbitmq.conf (milliseconds) or per queue (the x-consumer-timeout argument)'
+                ' above the longest task and set celery_broker_consumer_timeout to match, or split the task.'
+                % (index, group.get('name'), key, group[key], timeout))
+    return errors
 
 
 RESOLVE_OPTIONS = ('log_level', 'default_stop_timeout', 'stop_margin', 'extra_args', 'settings', 'start_timeout',
@@ -477,8 +507,8 @@ def resolve_groups(groups, options, planned=None):
     """The one path from ``celery_worker_groups`` to what every platform renders.
 
     ``options``: ``app_module`` and the role-wide defaults (the keyword
-    arguments of normalize_groups), and ``systemd`` (see systemd_fields) when
-    the platform is systemd. ``planned``: the ``groups`` of a
+    arguments of normalize_groups), ``broker`` (see consumer_timeout_errors)
+    and ``systemd`` (see systemd_fields) when the platform is systemd. ``planned``: the ``groups`` of a
     celery_worker_plan result, None before the plan ran.
 
     Returns ``errors`` (each naming the variable), ``plan_request`` (the
@@ -497,7 +527,7 @@ def resolve_groups(groups, options, planned=None):
         return result
     merged = apply_plan(groups, planned or [])
     # The plan's values are checked like the user's (prefork-only options on a planned threads pool).
-    result['errors'] = group_errors(merged, settings)
+    result['errors'] = group_errors(merged, settings) + consumer_timeout_errors(merged, options.get('broker'))
     if result['errors']:
         return result
     kwargs = dict((key, options[key]) for key in RESOLVE_OPTIONS if options.get(key) is not None)

@@ -34,3 +34,15 @@ def exec_arg(arg):
 def exec_args(args):
     """Join literal arguments into an ExecStart= command line fragment."""
     return ' '.join(exec_arg(arg) for arg in args)
+
+
+def launcher_exec_start(base_dir, link, argv, specifier_args=()):
+    """ExecStart= of a unit that runs Celery through the launcher from its release link.
+
+    ``link`` is the instance's link under ``<base_dir>/instances`` (``beat``,
+    ``worker-io@%i``); ``argv`` the literal Celery arguments (quoted here);
+    ``specifier_args`` follow unquoted, for the systemd specifiers they hold
+    (``--hostname=io%i@%H``).
+    """
+    line = '%s/instances/%s/bin/python %s/celeryops-celery.py %s' % (base_dir, link, base_dir, exec_args(argv))
+    return ' '.join([line] + list(specifier_args))

@@ -360,6 +360,10 @@ def run_module(params, detect=detect_resources):
     resources cannot be detected.
     """
     resources = detect(cpus=params.get('cpus'), memory_mb=params.get('memory_mb'))
+    # AnsibleModule leaves an alias beside the option it sets: the plan takes the option.
+    aliases = [alias for option in GROUP_OPTIONS.values() for alias in option.get('aliases', [])]
+    params = dict(params, groups=[dict((key, value) for key, value in group.items() if key not in aliases)
+                                  for group in params['groups']])
     plan = make_plan(params, resources)
     result = dict(changed=False, resources=plan['resources'], groups=plan['groups'], summary=plan['summary'],
                   plan_warnings=plan['warnings'])

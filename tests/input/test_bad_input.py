@@ -121,6 +121,9 @@ ROLE_CASES = {
 }
 
 CASES = {
+    'task as long as the rabbitmq consumer timeout': (
+        dict(with_group(1, time_limit=3600), celery_broker_url='amqp://shop:%s@127.0.0.1:5672//' % SECRET),
+        ['celery_worker_groups[1] (cpu).time_limit (3600 s)', 'celery_broker_consumer_timeout: 1800 s']),
     'unknown pool': (with_group(0, pool='fork'), ['celery_worker_groups', 'pool']),
     'concurrency zero': (with_group(0, concurrency=0), ['celery_worker_groups[0] (io).concurrency']),
     # The plan module refuses a workload no host could run, with the numbers.

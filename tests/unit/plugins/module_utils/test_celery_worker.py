@@ -295,3 +295,42 @@ def test_resolve_systemd_cpu_quota(cpu_limit, quota):
     group = dict({'name': 'io', 'queues': ['io']}, **({'cpu_limit': cpu_limit} if cpu_limit else {}))
     item = cw.resolve_groups([group], dict(OPTIONS, systemd=SYSTEMD))['groups'][0]
     assert item['systemd']['cpu_quota'] == quota
+
+
+RABBITMQ = {'type': 'rabbitmq', 'consumer_timeout': 1800}
+
+
+@pytest.mark.parametrize('group, key', [
+    ({'time_limit': 3600}, 'time_limit'),
+    ({'soft_time_limit': 1800}, 'soft_time_limit'),
+    # The time limit speaks for the task even when its average is short.
+    ({'time_limit': 2000, 'avg_duration_s': 5}, 'time_limit'),
+])
+def test_resolve_refuses_tasks_as_long_as_rabbitmqs_consumer_timeout(group, key):
+    groups = [dict({'name': 'reports', 'queues': ['reports']}, **group)]
+    result = cw.resolve_groups(groups, dict(OPTIONS, broker=RABBITMQ))
+    assert result['groups'] == []
+    assert len(result['errors']) == 1
+    error = result['errors'][0]
+    assert error.startswith('celery_worker_groups[0] (reports).%s (' % key)
+    assert 'celery_broker_consumer_timeout: 1800 s' in error and 'consumer_timeout in rabbitmq.conf' in error
+
+
+def test_resolve_refuses_a_planned_workload_as_long_as_the_consumer_timeout():
+    planned = [dict(PLANNED_CPU, name='reports')]
+    groups = [{'name': 'reports', 'queues': ['r'], 'kind': 'cpu', 'task_memory_mb': 100, 'avg_duration_s': 2400}]
+    errors = cw.resolve_groups(groups, dict(OPTIONS, broker=RABBITMQ), planned)['errors']
+    assert errors and '(reports).avg_duration_s (2400 s)' in errors[0]
+
+
+@pytest.mark.parametrize('broker, group', [
+    (RABBITMQ, {'time_limit': 1799}),
+    (dict(RABBITMQ, consumer_timeout=7200), {'time_limit': 3600}),
+    ({'type': 'redis', 'consumer_timeout': 1800}, {'time_limit': 3600}),  # Redis has a visibility timeout instead
+    (RABBITMQ, {}),
+    (None, {'time_limit': 3600}),
+])
+def test_resolve_accepts_what_the_consumer_timeout_allows(broker, group):
+    groups = [dict({'name': 'reports', 'queues': ['reports']}, **group)]
+    result = cw.resolve_groups(groups, dict(OPTIONS, broker=broker))
+    assert result['errors'] == [] and len(result['groups']) == 1

@@ -34,6 +34,16 @@ def run_main(args, capsys):
     return exit_info.value.code, json.loads(capsys.readouterr().out)
 
 
+@pytest.mark.parametrize('name', ['time_limit', 'time_limit_s'])
+def test_main_takes_the_roles_key_names_and_the_old_ones(name, capsys):
+    code, result = run_main({'cpus': 2, 'memory_mb': 4096, 'groups': [dict(REPORTS, **{name: 120})]}, capsys)
+    assert code == 0, result
+    group = result['groups'][0]
+    # The role's names come back: a time limit of 120 s + 30 s to finish.
+    assert group['stop_timeout'] == 150 and group['memory_limit_mb'] > 0
+    assert not set(group) & {'stop_timeout_s', 'memory_max_mb', 'cpu_quota', 'requests', 'limits', 'replicas'}
+
+
 def test_main_plans_given_resources(capsys):
     code, result = run_main({'cpus': 2, 'memory_mb': 4096, 'groups': [IO, REPORTS]}, capsys)
     assert code == 0
