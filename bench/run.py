@@ -375,8 +375,8 @@ def bench_cell(broker, cell, quick, rows):
                      'completions_rate': count_rate,
                      'peak_mb': round(peak) if budget else None, 'fits': fits})
         memory = '  peak %d MB%s' % (peak, '' if fits else ' OVER BUDGET') if budget else ''
-        print('%-22s %-20s %-26s %7.1f/s (completions %7.1f/s)%s' % (cell['name'], what, label(setting), rate,
-                                                                    count_rate, memory), flush=True)
+        print('%-22s %-20s %-26s %7.1f/s (completions %7.1f/s)%s'
+              % (cell['name'], what, label(setting), rate, count_rate, memory), flush=True)
 
     for setting in sweep(quick, plans['plan']['prefetch_multiplier'], cell['duration']):
         measure('sweep', setting)
