@@ -23,7 +23,7 @@ help:
 	@echo "make docs   - write the role specs' shared options and the variables tables of the READMEs"
 	@echo "make faults - kill, restart and cut the broker under load; count lost/duplicated tasks"
 	@echo "make break-checks - break README behaviours on purpose: the scenarios' checks must fail"
-	@echo "make bench  - plan vs Celery defaults vs a sweep, real workers on a loopback Redis (under 10 min)"
+	@echo "make bench  - plan vs Celery defaults vs a sweep, real workers on a loopback Redis (about 20 min)"
 
 venv:
 	scripts/ensure-venv.sh
