@@ -17,10 +17,6 @@ from ansible_collections.celeryops.deploy.plugins.module_utils._celery_worker im
 from ansible_collections.celeryops.deploy.plugins.plugin_utils._filter import filter_map
 
 
-def celery_worker_resolve(groups, options, planned=None):
-    return resolve_groups(groups, options, planned)
-
-
 def celery_worker_rollout(groups, app_name, base_dir, install, file_results=None):
     return rollout(groups, app_name, base_dir, install, file_results or [])
 
@@ -34,5 +30,5 @@ class FilterModule(object):
     """Worker group filters of celeryops.deploy."""
 
     def filters(self):
-        return filter_map(celery_worker_resolve=celery_worker_resolve, celery_worker_instances=instance_units,
+        return filter_map(celery_worker_resolve=resolve_groups, celery_worker_instances=instance_units,
                           celery_worker_rollout=celery_worker_rollout, celery_unit_rollout=celery_unit_rollout)

@@ -480,7 +480,7 @@ def consumer_timeout_errors(groups, broker):
     """
     if not broker or broker.get('type') != 'rabbitmq':
         return []
-    timeout = int(broker.get('consumer_timeout') or 1800)
+    timeout = int(broker['consumer_timeout'])
     errors = []
     for index, group in enumerate(groups):
         for key in ('time_limit', 'soft_time_limit', 'avg_duration_s'):
