@@ -8,7 +8,7 @@ export PATH := $(BIN):$(PATH)
 # The collection as Ansible sees it from this checkout.
 COLLECTIONS := $(CURDIR)/.cache/collections
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
-SCENARIOS ?= systemd compose kubernetes
+SCENARIOS ?= systemd compose kubernetes rabbitmq
 # make demo PLATFORM=compose: the demo as a Docker Compose project.
 PLATFORM ?= systemd
 

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Runs the Molecule scenarios (`make molecule`). The systemd scenario and the
-# others (compose, then kubernetes) run side by side: they share no
+# others (compose, kubernetes, then rabbitmq) run side by side: they share no
 # container, network or port, and most of their time is spent waiting on
 # containers, not on the CPU. Each writes its own log under
 # .cache/molecule-logs/; all logs are printed at the end, in order.
 # SCENARIOS="compose" runs a subset (then one after the other).
 source "$(dirname "$0")/lib.sh"
 
-scenarios=${SCENARIOS:-systemd compose kubernetes}
+scenarios=${SCENARIOS:-systemd compose kubernetes rabbitmq}
 logs="$CACHE/molecule-logs"
 rm -rf "$logs"
 mkdir -p "$logs"

@@ -7,7 +7,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.celeryops.deploy.plugins.module_utils._celery_k8s import broker_auth, broker_endpoint
+from ansible_collections.celeryops.deploy.plugins.module_utils._celery_broker import (
+    broker_auth, broker_endpoint, broker_settings)
 from ansible_collections.celeryops.deploy.plugins.plugin_utils._filter import filter_map
 
 
@@ -15,4 +16,5 @@ class FilterModule(object):
     """Broker filters of celeryops.deploy."""
 
     def filters(self):
-        return filter_map(celery_broker_auth=broker_auth, celery_broker_endpoint=broker_endpoint)
+        return filter_map(celery_broker_auth=broker_auth, celery_broker_endpoint=broker_endpoint,
+                          celery_broker_settings=broker_settings)

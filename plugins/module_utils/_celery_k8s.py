@@ -419,30 +419,3 @@ def manifests(settings, component, **kwargs):
     if component == 'flower':
         return flower_manifests(kwargs['argv'], settings, kwargs.get('url_prefix', ''), kwargs.get('auth_secret', ''))
     raise ValueError('unknown Kubernetes component %r' % (component,))
-
-
-def broker_endpoint(url):
-    """Where KEDA finds the queues: type, host, port, db, tls of the first broker URL (no password)."""
-    from urllib.parse import urlsplit
-    first = str(url).split(';', 1)[0].strip()
-    parts = urlsplit(first)
-    scheme = parts.scheme
-    if scheme in ('amqp', 'amqps', 'pyamqp'):
-        return {'type': 'rabbitmq', 'host': parts.hostname or '', 'port': parts.port or 5672,
-                'tls': scheme == 'amqps'}
-    if scheme not in ('redis', 'rediss') or not parts.hostname:
-        # sentinel://, redis+socket://, sqs://...: no KEDA trigger is made for them.
-        return {'type': 'other', 'scheme': scheme}
-    db = parts.path.strip('/')
-    return {'type': 'redis', 'host': parts.hostname or '', 'port': parts.port or 6379,
-            'db': int(db) if db.isdigit() else 0, 'tls': scheme == 'rediss'}
-
-
-def broker_auth(url):
-    """KEDA's secret for that broker: the Redis password, or the AMQP URL (secret)."""
-    from urllib.parse import unquote, urlsplit
-    first = str(url).split(';', 1)[0].strip()
-    parts = urlsplit(first)
-    if parts.scheme in ('amqp', 'amqps', 'pyamqp'):
-        return first.replace('pyamqp://', 'amqp://', 1)
-    return unquote(parts.password or '')

@@ -15,6 +15,8 @@ __metaclass__ = type
 import json
 import re
 
+from ansible_collections.celeryops.deploy.plugins.module_utils._celery_broker import (
+    broker_settings, layer_settings, quorum_conflicts)
 from ansible_collections.celeryops.deploy.plugins.module_utils._celery_plan import (
     memory_limit_from_child_cap,
     systemd_cpu_quota,
@@ -219,10 +221,9 @@ def stop_timeout(group, default, margin):
 
 
 def group_settings(group, settings=None):
-    """The Celery settings of one group: the shared ones, then the group's own."""
-    merged = dict(settings or {})
-    merged.update(group.get('settings') or {})
-    return merged
+    """The Celery settings of one group: the shared ones, then the group's own
+    (broker_transport_options merge key by key, as the broker's own do)."""
+    return layer_settings(settings, group.get('settings'))
 
 
 # Pools whose event loop runs the tasks themselves: a long task stops the
@@ -499,6 +500,22 @@ def consumer_timeout_errors(groups, broker):
     return errors
 
 
+def quorum_errors(groups, settings, broker):
+    """What quorum queues refuse (``broker``: ``queue_type``, see resolve_groups)."""
+    if not broker or broker.get('queue_type') != 'quorum':
+        return []
+    errors = quorum_conflicts(settings, 'celery_worker_settings')
+    for index, group in enumerate(groups):
+        where = 'celery_worker_groups[%d] (%s)' % (index, group.get('name'))
+        if group.get('autoscale'):
+            errors.append(
+                '%s.autoscale is set, but celery_broker_queue_type is quorum: Celery\'s autoscaler resizes the'
+                ' pool through the channel\'s global prefetch, which quorum queues do not support. Give the group'
+                ' a fixed concurrency (or leave it to the plan), or use classic queues.' % where)
+        errors.extend(quorum_conflicts(group.get('settings'), where + '.settings'))
+    return errors
+
+
 RESOLVE_OPTIONS = ('log_level', 'default_stop_timeout', 'stop_margin', 'extra_args', 'settings', 'start_timeout',
                    'watchdog')
 
@@ -507,7 +524,8 @@ def resolve_groups(groups, options, planned=None):
     """The one path from ``celery_worker_groups`` to what every platform renders.
 
     ``options``: ``app_module`` and the role-wide defaults (the keyword
-    arguments of normalize_groups), ``broker`` (see consumer_timeout_errors)
+    arguments of normalize_groups), ``broker`` (``type``, ``consumer_timeout``
+    and ``queue_type``: see consumer_timeout_errors and quorum_errors)
     and ``systemd`` (see systemd_fields) when the platform is systemd. ``planned``: the ``groups`` of a
     celery_worker_plan result, None before the plan ran.
 
@@ -518,8 +536,10 @@ def resolve_groups(groups, options, planned=None):
     ``groups`` stays empty while there are errors, and while a plan is
     wanted and ``planned`` is None.
     """
+    broker = options.get('broker') or {}
     settings = options.get('settings')
-    result = {'errors': group_errors(groups, settings), 'plan_request': [], 'groups': []}
+    result = {'errors': group_errors(groups, settings) + quorum_errors(groups, settings, broker),
+              'plan_request': [], 'groups': []}
     if result['errors']:
         return result
     result['plan_request'] = plan_input(groups)
@@ -527,10 +547,12 @@ def resolve_groups(groups, options, planned=None):
         return result
     merged = apply_plan(groups, planned or [])
     # The plan's values are checked like the user's (prefork-only options on a planned threads pool).
-    result['errors'] = group_errors(merged, settings) + consumer_timeout_errors(merged, options.get('broker'))
+    result['errors'] = group_errors(merged, settings) + consumer_timeout_errors(merged, broker)
     if result['errors']:
         return result
     kwargs = dict((key, options[key]) for key in RESOLVE_OPTIONS if options.get(key) is not None)
+    # The broker's queue type asks every process for settings (beat and Flower get them from the shared env).
+    kwargs['settings'] = layer_settings(broker_settings(broker.get('queue_type')), settings)
     for group in normalize_groups(merged, options['app_module'], **kwargs):
         group['concurrency_label'] = concurrency_label(group)
         if options.get('systemd'):

@@ -124,6 +124,14 @@ CASES = {
     'task as long as the rabbitmq consumer timeout': (
         dict(with_group(1, time_limit=3600), celery_broker_url='amqp://shop:%s@127.0.0.1:5672//' % SECRET),
         ['celery_worker_groups[1] (cpu).time_limit (3600 s)', 'celery_broker_consumer_timeout: 1800 s']),
+    'autoscale with quorum queues': (
+        dict(with_group(0, autoscale='8,2'), celery_broker_url='amqp://shop:%s@127.0.0.1:5672//' % SECRET,
+             celery_broker_queue_type='quorum'),
+        ['celery_worker_groups[0] (io).autoscale is set, but celery_broker_queue_type is quorum']),
+    'quorum queues on a redis broker': (
+        dict(GOOD, celery_broker_queue_type='quorum'),
+        ['celery_broker_queue_type is quorum, a RabbitMQ queue type, but celery_broker_url is not']),
+    'unknown queue type': (dict(GOOD, celery_broker_queue_type='stream'), ['celery_broker_queue_type']),
     'unknown pool': (with_group(0, pool='fork'), ['celery_worker_groups', 'pool']),
     'concurrency zero': (with_group(0, concurrency=0), ['celery_worker_groups[0] (io).concurrency']),
     # The plan module refuses a workload no host could run, with the numbers.

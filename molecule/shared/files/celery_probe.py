@@ -84,6 +84,9 @@ def main():
             os.environ[key] = env[key]
     from celeryops_demo.celery import app  # noqa: E402 (needs the env first)
     from celeryops_demo import tasks
+    # The worker's inventory settings: a producer must declare the queues as
+    # the workers do (quorum queues refuse a classic redeclaration).
+    app.conf.update(json.loads(env.get('CELERYOPS_CELERY_SETTINGS') or '{}'))
 
     expected = sorted(node for node in args.nodes.split(',') if node)
     report = {'ok': True, 'expected_nodes': expected}
@@ -119,7 +122,7 @@ def main():
     if args.check == 'ticks':
         import time
         import redis
-        client = redis.Redis.from_url(os.environ['CELERY_BROKER_URL'])
+        client = redis.Redis.from_url(tasks.redis_url())
         before = int(client.get(tasks.TICK_KEY) or 0)
         time.sleep(args.wait)
         after = int(client.get(tasks.TICK_KEY) or 0)

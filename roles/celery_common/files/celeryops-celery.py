@@ -505,6 +505,30 @@ def install_url_readiness(url, timeout=600.0):
     threading.Thread(target=wait, name='celeryops-ready', daemon=True).start()
 
 
+def layered_over(conf, settings):
+    """``settings`` to lay over the app's ``conf``: broker_transport_options
+    join the app's own key by key (publisher confirms from the inventory must
+    not drop the app's retry policy or visibility timeout)."""
+    settings = dict(settings)
+    options = settings.get('broker_transport_options')
+    own = conf.get('broker_transport_options')
+    if isinstance(options, dict) and isinstance(own, dict):
+        settings['broker_transport_options'] = dict(own, **options)
+    return settings
+
+
+def classic_app_queues(app):
+    """Queues the app itself lists (task_queues) that are not quorum queues.
+
+    celery_broker_queue_type quorum sets the type of the queues Celery
+    declares by name; queues the app declares as Queue objects keep their
+    own arguments, and a classic queue among quorum ones is what nobody asked
+    for (and one RabbitMQ refuses to redeclare as another type later).
+    """
+    return sorted(queue.name for queue in (app.conf.task_queues or ())
+                  if (getattr(queue, 'queue_arguments', None) or {}).get('x-queue-type') != 'quorum')
+
+
 def main():
     # Python put this script's directory first on sys.path; the helpers next
     # to it must not shadow the app's modules (or Celery's). Celery's own
@@ -539,7 +563,12 @@ def main():
         from celery.app.utils import find_app
         app = find_app(app_name)
         if settings:
-            app.conf.update(settings)
+            app.conf.update(layered_over(app.conf, settings))
+            classic = classic_app_queues(app) if settings.get('task_default_queue_type') == 'quorum' else []
+            if classic:
+                _fail("celery_broker_queue_type is quorum, but the app's task_queues declare %s without"
+                      " queue_arguments={'x-queue-type': 'quorum'}: add that argument to them in the app"
+                      % ', '.join(classic))
         if command == 'worker':
             install_worker_heartbeat(app, Pacemaker('worker'))
             if os.environ.get(WORKLOAD_ENV):

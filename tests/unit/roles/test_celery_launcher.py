@@ -118,3 +118,40 @@ def test_check_mode_only_checks_the_settings(tmp_path, settings, code, output):
                           capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == code
     assert output in proc.stdout + proc.stderr
+
+
+def test_transport_options_join_the_apps_own(app_dir):
+    (app_dir / 'optapp.py').write_text(
+        'from celery import Celery\n'
+        'app = Celery("optapp")\n'
+        'app.conf.broker_transport_options = {"max_retries": 7, "visibility_timeout": 10}\n')
+    proc = launch(app_dir, 'optapp:app', {'broker_transport_options': {'confirm_publish': True,
+                                                                       'visibility_timeout': 42}})
+    assert proc.returncode == 0, proc.stderr
+    # `celery report` prints the dict on the line after the name.
+    options = ' '.join(proc.stdout.split('broker_transport_options:', 1)[1].split('\n', 2)[:2])
+    assert "'max_retries': 7" in options and "'confirm_publish': True" in options
+    assert "'visibility_timeout': 42" in options
+
+
+QUORUM = {'task_default_queue_type': 'quorum', 'task_create_missing_queue_type': 'quorum'}
+
+
+def test_quorum_queues_refuse_an_app_that_lists_classic_queues(app_dir):
+    (app_dir / 'qapp.py').write_text(
+        'from celery import Celery\n'
+        'from kombu import Queue\n'
+        'app = Celery("qapp")\n'
+        'app.conf.task_queues = [Queue("io"), Queue("cpu", queue_arguments={"x-queue-type": "quorum"}),'
+        ' Queue("batch")]\n')
+    proc = launch(app_dir, 'qapp:app', QUORUM)
+    assert proc.returncode == 2
+    assert "celery_broker_queue_type is quorum, but the app's task_queues declare batch, io without" in proc.stderr
+    # Classic queues with classic settings are the app's business.
+    assert launch(app_dir, 'qapp:app', {'task_acks_late': True}).returncode == 0
+
+
+def test_quorum_queues_accept_an_app_without_its_own_queues(app_dir):
+    proc = launch(app_dir, 'kwapp:app', QUORUM)
+    assert proc.returncode == 0, proc.stderr
+    assert report_value(proc.stdout, 'task_default_queue_type') == "'quorum'"

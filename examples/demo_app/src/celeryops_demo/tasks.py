@@ -42,8 +42,19 @@ TICK_TIMES_KEY = "celeryops_demo:tick_times"
 RUNS_KEY = "celeryops_demo:runs"
 
 
+def redis_url(environ=None):
+    """The Redis the demo counts in: the broker when it is Redis, else the
+    result backend (a RabbitMQ broker with a Redis result backend)."""
+    environ = os.environ if environ is None else environ
+    for name in ("CELERY_BROKER_URL", "CELERY_RESULT_BACKEND"):
+        url = environ.get(name, "").split(";", 1)[0].strip()
+        if url.startswith(("redis://", "rediss://")):
+            return url
+    raise RuntimeError("the demo counts in Redis: CELERY_BROKER_URL or CELERY_RESULT_BACKEND must be redis://")
+
+
 def _redis():
-    return redis.Redis.from_url(os.environ["CELERY_BROKER_URL"])
+    return redis.Redis.from_url(redis_url())
 
 
 @app.task

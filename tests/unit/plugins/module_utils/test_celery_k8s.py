@@ -9,6 +9,7 @@ import subprocess
 import pytest
 import yaml
 
+from ansible_collections.celeryops.deploy.plugins.module_utils import _celery_broker as cb
 from ansible_collections.celeryops.deploy.plugins.module_utils import _celery_k8s as ck
 from ansible_collections.celeryops.deploy.plugins.module_utils import _celery_worker as cw
 from ansible_collections.celeryops.deploy.plugins.module_utils._celery_cmd import beat_argv, flower_argv
@@ -594,7 +595,7 @@ def test_keda_secret_key(secret_key, expected):
 def test_keda_metadata_values_are_strings(url):
     """KEDA rejects trigger metadata that is not a string."""
     raw = [{'name': 'io', 'queues': ['io', 'io-low'], 'autoscale_queue_length': 7}]
-    docs = ck.manifests(settings(autoscaling='keda', keda_broker=ck.broker_endpoint(url)), 'worker',
+    docs = ck.manifests(settings(autoscaling='keda', keda_broker=cb.broker_endpoint(url)), 'worker',
                         groups=groups(raw))
     triggers = one(docs, 'ScaledObject')['spec']['triggers']
     assert len(triggers) == 2
@@ -607,7 +608,7 @@ def test_keda_metadata_values_are_strings(url):
 
 def test_keda_from_a_broker_url():
     """The role's path: celery_broker_url | celery_broker_endpoint -> keda_broker."""
-    broker = ck.broker_endpoint('rediss://:s3cret@redis.example:6390/3')
+    broker = cb.broker_endpoint('rediss://:s3cret@redis.example:6390/3')
     triggers = one(keda_docs(broker), 'ScaledObject')['spec']['triggers']
     assert triggers[0]['metadata'] == {'address': 'redis.example:6390', 'listName': 'cpu', 'listLength': '1',
                                        'databaseIndex': '3', 'enableTLS': 'true'}
@@ -954,52 +955,6 @@ def test_secret(owner, component):
 
 def test_secret_without_data():
     assert ck.manifests(settings(), 'secret', name='empty')[0]['stringData'] == {}
-
-
-# --- the broker, for KEDA --------------------------------------------------
-
-
-@pytest.mark.parametrize('url, expected', [
-    ('redis://:pw@redis.example:6380/2', {'type': 'redis', 'host': 'redis.example', 'port': 6380, 'db': 2,
-                                          'tls': False}),
-    ('redis://redis.example', {'type': 'redis', 'host': 'redis.example', 'port': 6379, 'db': 0, 'tls': False}),
-    ('redis://redis.example/', {'type': 'redis', 'host': 'redis.example', 'port': 6379, 'db': 0, 'tls': False}),
-    ('rediss://user:pw@redis.example:6390/15?ssl_cert_reqs=required',
-     {'type': 'redis', 'host': 'redis.example', 'port': 6390, 'db': 15, 'tls': True}),
-    ('redis://:pw@redis.example/x', {'type': 'redis', 'host': 'redis.example', 'port': 6379, 'db': 0,
-                                     'tls': False}),
-    ('amqp://shop:pw@rabbit.example:5673/vhost', {'type': 'rabbitmq', 'host': 'rabbit.example', 'port': 5673,
-                                                  'tls': False}),
-    ('amqps://shop:pw@rabbit.example//', {'type': 'rabbitmq', 'host': 'rabbit.example', 'port': 5672,
-                                          'tls': True}),
-    ('pyamqp://guest@rabbit.example//', {'type': 'rabbitmq', 'host': 'rabbit.example', 'port': 5672,
-                                         'tls': False}),
-    ('redis://:pw@first:6379/1;redis://:pw@second:6379/1',
-     {'type': 'redis', 'host': 'first', 'port': 6379, 'db': 1, 'tls': False}),
-    ('amqp://u:pw@a.example//; amqp://u:pw@b.example//', {'type': 'rabbitmq', 'host': 'a.example',
-                                                          'port': 5672, 'tls': False}),
-    ('redis://:pw@Redis.Example:6379/0', {'type': 'redis', 'host': 'redis.example', 'port': 6379, 'db': 0,
-                                          'tls': False}),
-])
-def test_broker_endpoint(url, expected):
-    found = ck.broker_endpoint(url)
-    assert found == expected
-    assert 'pw' not in json.dumps(found)
-
-
-@pytest.mark.parametrize('url, expected', [
-    pytest.param('redis://:s3cret@redis:6379/0', 's3cret', id='redis-password'),
-    pytest.param('rediss://user:s3cret@redis:6379/0', 's3cret', id='rediss-user-password'),
-    pytest.param('redis://:p%40ss%3Aw%2Fd@redis:6379/0', 'p@ss:w/d', id='percent-decoded'),
-    pytest.param('redis://redis:6379/0', '', id='no-password-empty'),
-    pytest.param('redis://:s3cret@first/0;redis://:other@second/0', 's3cret', id='first-url'),
-    pytest.param('amqp://shop:s3cret@rabbit:5672/vhost', 'amqp://shop:s3cret@rabbit:5672/vhost', id='amqp-url'),
-    pytest.param('amqps://shop:s3cret@rabbit//', 'amqps://shop:s3cret@rabbit//', id='amqps-url'),
-    pytest.param('pyamqp://shop:s3cret@rabbit//', 'amqp://shop:s3cret@rabbit//', id='pyamqp-becomes-amqp'),
-    pytest.param(' amqp://a:b@one// ;amqp://c:d@two//', 'amqp://a:b@one//', id='amqp-first-url-stripped'),
-])
-def test_broker_auth(url, expected):
-    assert ck.broker_auth(url) == expected
 
 
 # --- against the Kubernetes schemas ----------------------------------------

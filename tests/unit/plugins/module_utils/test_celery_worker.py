@@ -1,5 +1,7 @@
 """Worker groups: validation messages, defaults and the celery command line."""
 
+import json
+
 import pytest
 
 from ansible_collections.celeryops.deploy.plugins.module_utils import _celery_worker as cw
@@ -334,3 +336,51 @@ def test_resolve_accepts_what_the_consumer_timeout_allows(broker, group):
     groups = [dict({'name': 'reports', 'queues': ['reports']}, **group)]
     result = cw.resolve_groups(groups, dict(OPTIONS, broker=broker))
     assert result['errors'] == [] and len(result['groups']) == 1
+
+
+# --- quorum queues ------------------------------------------------------------
+
+QUORUM = dict(RABBITMQ, queue_type='quorum')
+
+
+def _settings_env(group):
+    return json.loads(group['environment']['CELERYOPS_CELERY_SETTINGS'])
+
+
+def test_resolve_gives_every_group_the_quorum_settings_under_its_own():
+    groups = [{'name': 'io', 'queues': ['io']},
+              {'name': 'cpu', 'queues': ['cpu'], 'settings': {'broker_transport_options': {'max_retries': 3}}}]
+    options = dict(OPTIONS, broker=QUORUM, settings={'task_acks_late': True})
+    io, cpu = cw.resolve_groups(groups, options)['groups']
+    assert _settings_env(io) == {'task_acks_late': True, 'task_default_queue_type': 'quorum',
+                                 'task_create_missing_queue_type': 'quorum', 'task_default_exchange_type': 'topic',
+                                 'task_create_missing_queue_exchange_type': 'topic',
+                                 'broker_transport_options': {'confirm_publish': True}}
+    # A group's own transport options join the broker's rather than replace them.
+    assert _settings_env(cpu)['broker_transport_options'] == {'confirm_publish': True, 'max_retries': 3}
+
+
+def test_resolve_classic_queues_add_no_settings():
+    io = cw.resolve_groups([{'name': 'io', 'queues': ['io']}], dict(OPTIONS, broker=RABBITMQ))['groups'][0]
+    assert 'CELERYOPS_CELERY_SETTINGS' not in io['environment']
+
+
+def test_resolve_refuses_autoscale_with_quorum_queues_naming_both_variables():
+    groups = [{'name': 'io', 'queues': ['io'], 'autoscale': '8,2'}, {'name': 'cpu', 'queues': ['cpu']}]
+    result = cw.resolve_groups(groups, dict(OPTIONS, broker=QUORUM))
+    assert result['groups'] == [] and len(result['errors']) == 1
+    assert result['errors'][0].startswith('celery_worker_groups[0] (io).autoscale is set, but'
+                                          ' celery_broker_queue_type is quorum')
+    # The same group on classic queues is fine.
+    assert cw.resolve_groups(groups, dict(OPTIONS, broker=RABBITMQ))['errors'] == []
+
+
+@pytest.mark.parametrize('options, groups, where', [
+    ({'settings': {'task_default_queue_type': 'classic'}}, [{'name': 'io', 'queues': ['io']}],
+     'celery_worker_settings sets task_default_queue_type'),
+    ({}, [{'name': 'io', 'queues': ['io'], 'settings': {'broker_transport_options': {'confirm_publish': False}}}],
+     'celery_worker_groups[0] (io).settings sets broker_transport_options.confirm_publish to false'),
+])
+def test_resolve_refuses_settings_that_undo_quorum_queues(options, groups, where):
+    result = cw.resolve_groups(groups, dict(OPTIONS, broker=QUORUM, **options))
+    assert result['groups'] == [] and any(error.startswith(where) for error in result['errors'])

@@ -1,0 +1,120 @@
+# -*- coding: utf-8 -*-
+"""The broker URL's kind and the settings its queue type asks of Celery."""
+
+import json
+
+import pytest
+
+from ansible_collections.celeryops.deploy.plugins.module_utils import _celery_broker as cb
+
+
+# --- where the broker is, for KEDA --------------------------------------------------
+
+
+@pytest.mark.parametrize('url, expected', [
+    ('redis://:pw@redis.example:6380/2', {'type': 'redis', 'host': 'redis.example', 'port': 6380, 'db': 2,
+                                          'tls': False}),
+    ('redis://redis.example', {'type': 'redis', 'host': 'redis.example', 'port': 6379, 'db': 0, 'tls': False}),
+    ('redis://redis.example/', {'type': 'redis', 'host': 'redis.example', 'port': 6379, 'db': 0, 'tls': False}),
+    ('rediss://user:pw@redis.example:6390/15?ssl_cert_reqs=required',
+     {'type': 'redis', 'host': 'redis.example', 'port': 6390, 'db': 15, 'tls': True}),
+    ('redis://:pw@redis.example/x', {'type': 'redis', 'host': 'redis.example', 'port': 6379, 'db': 0,
+                                     'tls': False}),
+    ('amqp://shop:pw@rabbit.example:5673/vhost', {'type': 'rabbitmq', 'host': 'rabbit.example', 'port': 5673,
+                                                  'tls': False}),
+    ('amqps://shop:pw@rabbit.example//', {'type': 'rabbitmq', 'host': 'rabbit.example', 'port': 5672,
+                                          'tls': True}),
+    ('pyamqp://guest@rabbit.example//', {'type': 'rabbitmq', 'host': 'rabbit.example', 'port': 5672,
+                                         'tls': False}),
+    ('redis://:pw@first:6379/1;redis://:pw@second:6379/1',
+     {'type': 'redis', 'host': 'first', 'port': 6379, 'db': 1, 'tls': False}),
+    ('amqp://u:pw@a.example//; amqp://u:pw@b.example//', {'type': 'rabbitmq', 'host': 'a.example',
+                                                          'port': 5672, 'tls': False}),
+    ('redis://:pw@Redis.Example:6379/0', {'type': 'redis', 'host': 'redis.example', 'port': 6379, 'db': 0,
+                                          'tls': False}),
+])
+def test_broker_endpoint(url, expected):
+    found = cb.broker_endpoint(url)
+    assert found == expected
+    assert 'pw' not in json.dumps(found)
+
+
+@pytest.mark.parametrize('url, expected', [
+    pytest.param('redis://:s3cret@redis:6379/0', 's3cret', id='redis-password'),
+    pytest.param('rediss://user:s3cret@redis:6379/0', 's3cret', id='rediss-user-password'),
+    pytest.param('redis://:p%40ss%3Aw%2Fd@redis:6379/0', 'p@ss:w/d', id='percent-decoded'),
+    pytest.param('redis://redis:6379/0', '', id='no-password-empty'),
+    pytest.param('redis://:s3cret@first/0;redis://:other@second/0', 's3cret', id='first-url'),
+    pytest.param('amqp://shop:s3cret@rabbit:5672/vhost', 'amqp://shop:s3cret@rabbit:5672/vhost', id='amqp-url'),
+    pytest.param('amqps://shop:s3cret@rabbit//', 'amqps://shop:s3cret@rabbit//', id='amqps-url'),
+    pytest.param('pyamqp://shop:s3cret@rabbit//', 'amqp://shop:s3cret@rabbit//', id='pyamqp-becomes-amqp'),
+    pytest.param(' amqp://a:b@one// ;amqp://c:d@two//', 'amqp://a:b@one//', id='amqp-first-url-stripped'),
+])
+def test_broker_auth(url, expected):
+    assert cb.broker_auth(url) == expected
+
+
+# --- the queue type ---------------------------------------------------------
+
+
+def test_classic_asks_for_nothing():
+    assert cb.broker_settings('classic') == {}
+
+
+def test_quorum_declares_every_queue_quorum_and_confirms_publishes():
+    settings = cb.broker_settings('quorum')
+    assert settings['task_default_queue_type'] == 'quorum'
+    # Named queues (-Q io, routes) are "missing" queues to Celery: the default type alone misses them.
+    assert settings['task_create_missing_queue_type'] == 'quorum'
+    assert settings['broker_transport_options'] == {'confirm_publish': True}
+    # Native delayed delivery (ETA tasks kept by the broker) binds to topic exchanges only.
+    assert settings['task_default_exchange_type'] == settings['task_create_missing_queue_exchange_type'] == 'topic'
+
+
+def test_quorum_settings_are_celery_settings():
+    from celery.app.defaults import DEFAULTS
+    assert set(cb.broker_settings('quorum')) <= set(DEFAULTS)
+
+
+def test_quorum_queues_declared_by_celery_get_the_quorum_argument():
+    """What the settings do in Celery itself: the default queue and a queue a
+    worker's -Q names are both declared with x-queue-type quorum."""
+    from celery import Celery
+    app = Celery('probe', broker='memory://')
+    app.conf.update(cb.broker_settings('quorum'))
+    queues = app.amqp.Queues(app.conf.task_queues)
+    assert queues['celery'].queue_arguments == {'x-queue-type': 'quorum'}
+    queues.select(['io'])
+    assert queues['io'].queue_arguments == {'x-queue-type': 'quorum'}
+    assert queues['io'].exchange.type == 'topic' and queues['celery'].exchange.type == 'topic'
+
+
+@pytest.mark.parametrize('base, over, expected', [
+    ({}, {}, {}),
+    ({'a': 1}, {'a': 2, 'b': 3}, {'a': 2, 'b': 3}),
+    ({'broker_transport_options': {'confirm_publish': True}},
+     {'broker_transport_options': {'max_retries': 3}},
+     {'broker_transport_options': {'confirm_publish': True, 'max_retries': 3}}),
+    ({'broker_transport_options': {'confirm_publish': True}},
+     {'broker_transport_options': {'confirm_publish': False}},
+     {'broker_transport_options': {'confirm_publish': False}}),
+    (None, {'x': 1}, {'x': 1}),
+])
+def test_layer_settings(base, over, expected):
+    assert cb.layer_settings(base, over) == expected
+
+
+@pytest.mark.parametrize('settings, fragments', [
+    ({}, []),
+    (cb.broker_settings('quorum'), []),
+    ({'task_default_queue_type': 'classic'}, ['w sets task_default_queue_type to \'classic\'']),
+    ({'task_create_missing_queue_type': 'classic'}, ['task_create_missing_queue_type']),
+    ({'broker_transport_options': {'confirm_publish': False}}, ['confirm_publish to false']),
+    ({'broker_transport_options': {'visibility_timeout': 10}}, []),
+    ({'worker_detect_quorum_queues': False}, ['global QoS']),
+])
+def test_quorum_conflicts(settings, fragments):
+    errors = cb.quorum_conflicts(settings, 'w')
+    assert len(errors) == len(fragments)
+    for error, fragment in zip(errors, fragments):
+        assert fragment in error
