@@ -9,9 +9,14 @@
 # PLATFORM=compose deploys the same app as a Docker Compose project on this
 # machine instead (the demo app image, an all-in-one Redis, Flower on
 # 127.0.0.1); DEMO_DOWN=1 PLATFORM=compose removes that project.
+# DEMO_BROKER=rabbitmq (systemd): the broker host runs Debian's
+# rabbitmq-server (quorum queues) beside Redis, which keeps the results.
 source "$(dirname "$0")/lib.sh"
 platform=${PLATFORM:-systemd}
 case $platform in systemd | compose) ;; *) die "PLATFORM must be systemd or compose, not '$platform'" ;; esac
+broker_type=${DEMO_BROKER:-redis}
+case $platform/$broker_type in systemd/redis | systemd/rabbitmq | compose/redis) ;;
+  *) die "DEMO_BROKER must be redis, or rabbitmq on PLATFORM=systemd; got '$broker_type' on $platform" ;; esac
 
 demo="$CACHE/demo"
 net=celeryops-demo
@@ -140,17 +145,19 @@ docker network inspect "$net" >/dev/null 2>&1 || docker network create "$net" >/
 start_host() {
   local name=$1; shift
   local want_port=${PUBLISH:-}
+  local image=${IMAGE:-$BASE_IMAGE}
   if [ "$(docker inspect -f '{{.State.Running}}' "$name" 2>/dev/null)" != true ] \
+     || [ "$(docker inspect -f '{{.Config.Image}}' "$name" 2>/dev/null)" != "$image" ] \
      || { [ -n "$want_port" ] && ! docker port "$name" 5555/tcp 2>/dev/null | grep -q "127.0.0.1:$want_port"; }; then
     docker rm -f "$name" >/dev/null 2>&1 || true
     log "starting $name"
     docker run -d --name "$name" --hostname "$name" --network "$net" \
       --cap-add SYS_ADMIN --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
       --cgroupns=host -v /sys/fs/cgroup:/sys/fs/cgroup:rw --tmpfs /run --tmpfs /run/lock --tmpfs /tmp \
-      ${want_port:+-p 127.0.0.1:$want_port:5555} "$@" "$BASE_IMAGE" /lib/systemd/systemd >/dev/null
+      ${want_port:+-p 127.0.0.1:$want_port:5555} "$@" "$image" /lib/systemd/systemd >/dev/null
   fi
 }
-start_host "$broker"
+if [ "$broker_type" = rabbitmq ]; then IMAGE=$RABBITMQ_IMAGE start_host "$broker"; else start_host "$broker"; fi
 PUBLISH=$flower_port start_host "$host" -v "$CACHE/wheelhouse:/srv/wheelhouse:ro"
 for name in "$broker" "$host"; do
   docker exec "$name" systemctl is-system-running --wait >/dev/null 2>&1 || true
@@ -170,7 +177,15 @@ all:
     celery_flower_address: 0.0.0.0
     celery_app_name: demo
     celery_app_module: celeryops_demo.celery:app
+$(if [ "$broker_type" = rabbitmq ]; then cat <<RABBIT
+    celery_demo_broker_type: rabbitmq
+    celery_broker_url: "amqp://demo:{{ celery_demo_broker_password }}@$broker:5672/demo"
+    celery_broker_queue_type: quorum
+RABBIT
+else cat <<REDIS
     celery_broker_url: "redis://:{{ celery_demo_broker_password }}@$broker:6379/0"
+REDIS
+fi)
     celery_result_backend: "redis://:{{ celery_demo_broker_password }}@$broker:6379/1"
     celery_python_packages: [celeryops-demo]
     # Set by the collection, not in the app: acknowledge after the task ran,

@@ -1,12 +1,13 @@
 # -*- coding: utf-8 -*-
 # Copyright: celeryops.deploy developers
 # Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
-"""Filters for the beat and Flower command lines (docs beside this file, one .yml per filter)."""
+"""Filters for the beat and Flower command lines and beat's scheduler (docs beside this file, one .yml per filter)."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.celeryops.deploy.plugins.module_utils._celery_beat import resolve_beat
 from ansible_collections.celeryops.deploy.plugins.module_utils._celery_cmd import (
     beat_argv,
     flower_argv,
@@ -19,5 +20,5 @@ class FilterModule(object):
     """Command line filters of celeryops.deploy."""
 
     def filters(self):
-        return filter_map(celery_beat_argv=beat_argv, celery_flower_argv=flower_argv,
+        return filter_map(celery_beat_argv=beat_argv, celery_beat_resolve=resolve_beat, celery_flower_argv=flower_argv,
                           celery_flower_health_url=flower_health_url)

@@ -325,11 +325,15 @@ def keda(settings, name, component, group, replicas, max_replicas):
     return [auth, scaled]
 
 
-def beat_manifests(argv, settings, stop_timeout=60):
-    """Beat: one replica, Recreate (never two beats during a rollout)."""
+def beat_manifests(argv, settings, stop_timeout=60, replicas=1, env_secret=''):
+    """Beat: one replica, Recreate (never two beats during a rollout); with a
+    locking scheduler (RedBeat) ``replicas`` of them, rolled one at a time
+    with the new pod ready first (the standbys wait for the lock).
+    ``env_secret``: a Secret with beat's own environment (RedBeat's settings)."""
     component = 'beat'
     name = '%s-beat' % settings['app_name']
-    container = _container(settings, 'beat', argv, command=[settings.get('python', 'python3'), LAUNCHER_PATH])
+    container = _container(settings, 'beat', argv, env_secret or None,
+                           command=[settings.get('python', 'python3'), LAUNCHER_PATH])
     container['env'] = _heartbeat_env()
     container['resources'] = _resources(settings.get('beat_resources') or {
         'cpu_request': 0.05, 'memory_request_mb': 128, 'memory_limit_mb': 256, 'cpu_limit': 0.5})
@@ -340,7 +344,9 @@ def beat_manifests(argv, settings, stop_timeout=60):
     container['startupProbe'] = dict(_probe_exec(settings, 'ready'), **_timing(settings, 'startup'))
     container['readinessProbe'] = dict(_probe_exec(settings, 'ready'), **_timing(settings, 'readiness'))
     pod = _pod(settings, component, container, stop_timeout, [{'name': 'state', 'emptyDir': {}}])
-    deployment = _deployment(settings, name, component, pod, 1, {'type': 'Recreate'})
+    strategy = {'type': 'Recreate'} if int(replicas) == 1 else {
+        'type': 'RollingUpdate', 'rollingUpdate': {'maxUnavailable': 0, 'maxSurge': 1}}
+    deployment = _deployment(settings, name, component, pod, int(replicas), strategy)
     deployment['metadata']['annotations'] = {
         'checkov.io/skip1': 'CKV_K8S_8=beat answers no ping and a broker check would restart it during broker'
                             ' outages; it exits on fatal errors and the kubelet restarts it'}
@@ -415,7 +421,8 @@ def manifests(settings, component, **kwargs):
     if component == 'worker':
         return worker_manifests(kwargs['groups'], settings)
     if component == 'beat':
-        return beat_manifests(kwargs['argv'], settings, kwargs.get('stop_timeout', 60))
+        return beat_manifests(kwargs['argv'], settings, kwargs.get('stop_timeout', 60), kwargs.get('replicas', 1),
+                              kwargs.get('env_secret', ''))
     if component == 'flower':
         return flower_manifests(kwargs['argv'], settings, kwargs.get('url_prefix', ''), kwargs.get('auth_secret', ''))
     raise ValueError('unknown Kubernetes component %r' % (component,))

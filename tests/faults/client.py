@@ -18,6 +18,7 @@ Reads no secret from its command line. Prints one JSON document.
 
 import argparse
 import json
+import os
 import time
 
 
@@ -38,6 +39,9 @@ def main():
 
     from celeryops_demo import tasks
     from celeryops_demo.celery import app
+    # A producer declares the queues as the deployed processes do (the
+    # shared env's settings: quorum queues refuse a classic redeclaration).
+    app.conf.update(json.loads(os.environ.get('CELERYOPS_CELERY_SETTINGS') or '{}'))
     client = tasks._redis()  # pylint: disable=protected-access
     tokens = ['%s-%d' % (args.prefix, index) for index in range(args.start, args.start + args.count)]
 

@@ -196,7 +196,8 @@ class Systemd:
         return False
 
     def broker(self, action):
-        run(['docker', 'exec', self.broker_host, 'systemctl', action, 'redis-server'], timeout=120)
+        service = 'rabbitmq-server' if self.args.broker == 'rabbitmq' else 'redis-server'
+        run(['docker', 'exec', self.broker_host, 'systemctl', action, service], timeout=120)
 
     def beat_restart(self):
         run(['docker', 'exec', self.host, 'systemctl', 'restart', 'demo-beat'], timeout=120)
@@ -389,11 +390,15 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--platform', choices=('compose', 'systemd'), required=True)
     parser.add_argument('--image', default='celeryops/demo-app:latest')
+    parser.add_argument('--broker', choices=('redis', 'rabbitmq'), default='redis',
+                        help='the demo broker (systemd): rabbitmq redelivers at once, so --visibility-timeout 0')
     parser.add_argument('--visibility-timeout', type=int, default=20)
     parser.add_argument('--tick', type=float, default=2.0)
     parser.add_argument('--changed-groups', required=True, help='JSON worker groups with the changed concurrency')
     args = parser.parse_args()
     platform = (Compose if args.platform == 'compose' else Systemd)(args)
+    label = args.platform + (' (RabbitMQ, quorum queues)' if args.broker == 'rabbitmq' else '')
+    name = args.platform + ('-rabbitmq' if args.broker == 'rabbitmq' else '')
     tag = str(int(time.time()))
     results = []
     nodes = len(platform.workers())
@@ -419,12 +424,12 @@ def main():
         print(json.dumps(result), flush=True)
     out = os.path.join(ROOT, '.cache', 'faults')
     os.makedirs(out, exist_ok=True)
-    with open(os.path.join(out, '%s.json' % args.platform), 'w') as handle:
+    with open(os.path.join(out, '%s.json' % name), 'w') as handle:
         json.dump(results, handle, indent=1)
     print('\n| platform | fault | sent | completed | lost | duplicated | s |\n|---|---|---|---|---|---|---|')
     for result in results:
         print('| %s | %s | %s | %s | %s | %s | %s |' % (
-            args.platform, result.get('fault'), result.get('sent', '-'), result.get('completed', '-'),
+            label, result.get('fault'), result.get('sent', '-'), result.get('completed', '-'),
             result.get('lost', '-'), result.get('duplicated', '-'), result.get('seconds')))
     sys.exit(0 if ok else 1)
 

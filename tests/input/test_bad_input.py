@@ -106,6 +106,18 @@ ROLE_CASES = {
     'flower port out of range': ('playbook_flower.yml', 'localhost,', dict(FLOWER, celery_flower_port=70000),
                                  ['celery_flower_port must be 1-65535']),
     'beat on two hosts': ('playbook_beat.yml', 'beat-a,beat-b,', GOOD, ['would run on 2 hosts (beat-a, beat-b)']),
+    'several beats without a locking scheduler': (
+        'playbook_beat.yml', 'beat-a,beat-b,', dict(GOOD, celery_beat_allow_multiple=True),
+        ['celery_beat_allow_multiple is true, but celery_beat_scheduler', 'takes no lock']),
+    'redbeat on rabbitmq without its redis': (
+        'playbook_beat.yml', 'localhost,',
+        dict(GOOD, celery_beat_scheduler='redbeat.RedBeatScheduler',
+             celery_broker_url='amqp://shop:%s@127.0.0.1:5672//' % SECRET),
+        ['set celery_beat_redbeat_redis_url']),
+    'redbeat loop longer than a third of its lock': (
+        'playbook_beat.yml', 'localhost,',
+        dict(GOOD, celery_beat_scheduler='redbeat.RedBeatScheduler', celery_beat_max_interval=20),
+        ['celery_beat_max_interval (20 s) is longer than a third of celery_beat_lock_timeout (30 s)']),
     'beat scheduler not a class path': ('playbook_beat.yml', 'localhost,',
                                         dict(GOOD, celery_beat_scheduler='not a class'), ['celery_beat_scheduler']),
     # The private role used directly: refused before it checks or changes anything.

@@ -5,6 +5,7 @@ process (systemd: --pid), or from its own environment (Compose: run through
 the containers' entry point, which exports the secrets), so no secret passes
 on a command line; then:
   ping   every expected node answers a ping
+  tick-times  when beat's tick ran (epochs), from --since on, and the gaps
   tasks  a task sent to each queue returns the right result and ran on a
          node of the group that consumes that queue
   ticks  the beat counter (celeryops_demo:ticks) before and after a wait
@@ -67,7 +68,9 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument('--pid', type=int, help='PID of a running worker (default: use this environment)')
     parser.add_argument('--nodes', default='', help='comma-separated node names that must answer')
-    parser.add_argument('--check', choices=['ping', 'tasks', 'all', 'ticks', 'send', 'result', 'direct'], default='all')
+    parser.add_argument('--check', choices=['ping', 'tasks', 'all', 'ticks', 'tick-times', 'send', 'result', 'direct'],
+                        default='all')
+    parser.add_argument('--since', type=float, default=0.0, help='tick-times: from this epoch on')
     parser.add_argument('--queue', default='io')
     parser.add_argument('--node', default='')
     parser.add_argument('--seconds', type=float, default=8.0)
@@ -127,6 +130,15 @@ def main():
         time.sleep(args.wait)
         after = int(client.get(tasks.TICK_KEY) or 0)
         report.update(ticks_before=before, ticks_after=after, wait_s=args.wait)
+        print(json.dumps(report, sort_keys=True))
+        return
+
+    if args.check == 'tick-times':
+        import redis
+        client = redis.Redis.from_url(tasks.redis_url())
+        times = sorted(float(value) for value in client.lrange(tasks.TICK_TIMES_KEY, 0, -1))
+        report['ticks'] = [round(value, 3) for value in times if value >= args.since]
+        report['gaps'] = [round(later - earlier, 3) for earlier, later in zip(report['ticks'], report['ticks'][1:])]
         print(json.dumps(report, sort_keys=True))
         return
 

@@ -95,6 +95,12 @@ def _subcommand(argv):
     return None
 
 
+# Settings of schedulers the roles configure, read by them from the app's
+# configuration (RedBeat's redbeat_* names), beside Celery's own.
+EXTENSION_SETTINGS = frozenset(('redbeat_redis_url', 'redbeat_lock_timeout', 'redbeat_lock_key', 'redbeat_key_prefix',
+                                'redbeat_redis_options', 'redbeat_redis_use_ssl'))
+
+
 def _fail(message):
     sys.stderr.write('celeryops-celery: %s\n' % message)
     sys.exit(2)
@@ -109,7 +115,7 @@ def _settings(version=''):
     if not isinstance(settings, dict):
         _fail('%s must be a JSON object of Celery settings' % ENV_NAME)
     from celery.app.defaults import DEFAULTS
-    unknown = sorted(key for key in settings if key not in DEFAULTS)
+    unknown = sorted(key for key in settings if key not in DEFAULTS and key not in EXTENSION_SETTINGS)
     if unknown:
         # Celery would accept and ignore them: a typo must not pass.
         _fail('unknown Celery settings: %s%s' % (', '.join(unknown), ' (Celery %s)' % version if version else ''))
@@ -191,9 +197,17 @@ class Pacemaker(object):
         now = self.clock()
         self.tick = now
         self.next_tick = now + next_in if next_in is not None else None
-        if self.state in ('starting', 'reconnecting'):
+        if self.state in ('starting', 'reconnecting', 'standby'):
             self.state = 'consuming' if self.kind == 'worker' else 'running'
             notify('STATUS=%s' % self.status(), self.environ)
+        if not self.ready_sent:
+            self.ready_sent = notify('READY=1', self.environ) or True
+
+    def standby(self):
+        """Beat waits for its scheduler's lock (RedBeat) while another beat
+        schedules: healthy and ready, with nothing to mark until it holds it."""
+        self.state = 'standby'
+        notify('STATUS=%s' % self.status(), self.environ)
         if not self.ready_sent:
             self.ready_sent = notify('READY=1', self.environ) or True
 
@@ -210,7 +224,7 @@ class Pacemaker(object):
     def alive(self, now=None):
         """True while the loop turns, or while it reconnects on purpose."""
         now = self.clock() if now is None else now
-        if self.state in ('reconnecting', 'stopping'):
+        if self.state in ('reconnecting', 'stopping', 'standby'):
             return True
         if self.tick is None:
             return False
@@ -225,6 +239,7 @@ class Pacemaker(object):
             'consuming': 'Consuming',
             'running': 'Scheduling',
             'reconnecting': 'Reconnecting to the broker',
+            'standby': 'Standby: waiting for the scheduler lock another beat holds',
             'stopping': 'Stopping (warm shutdown)',
         }.get(self.state, self.state)
 
@@ -469,7 +484,8 @@ def install_worker_heartbeat(app, pacemaker):
 
 def install_beat_heartbeat(pacemaker):
     """Beat is ready once its scheduler ran a pass; each pass marks the time
-    of the next one, so a beat that sleeps until a far entry is not stale."""
+    of the next one, so a beat that sleeps until a far entry is not stale.
+    A beat waiting for a locking scheduler's lock is ready as a standby."""
     from celery import signals
 
     def on_beat_init(sender=None, **_kwargs):
@@ -482,6 +498,11 @@ def install_beat_heartbeat(pacemaker):
             return interval
         scheduler.tick = tick
         pacemaker.start_thread()
+        # RedBeat's own beat_init handler (connected after this one, when
+        # Celery loads the scheduler) blocks until this beat holds the lock:
+        # till then it is a standby, not a beat that failed to start.
+        if getattr(scheduler, 'lock_key', None) and getattr(scheduler, 'lock', None) is None:
+            pacemaker.standby()
 
     signals.beat_init.connect(on_beat_init, weak=False)
 

@@ -75,9 +75,10 @@ def parse_record(text):
 
 
 def ready(path=None, now=None):
-    """0 when the process works now: a worker consumes, beat schedules on time."""
+    """0 when the process works now: a worker consumes, beat schedules on time
+    (or, with a locking scheduler, waits for the lock as a standby)."""
     record = heartbeat(path, now)
-    if record and record.get('alive') and record.get('state') in ('consuming', 'running'):
+    if record and record.get('alive') and record.get('state') in ('consuming', 'running', 'standby'):
         return 0
     sys.stderr.write('not ready: %s\n' % (
         record if record else 'no fresh heartbeat (%s)' % os.environ.get(HEARTBEAT_ENV)))

@@ -104,12 +104,14 @@ def redis(tmp_path):
     server.stop()
 
 
-def launch(tmp_path, redis, notify, *argv, watchdog_usec=6000000):
+def launch(tmp_path, redis, notify, *argv, watchdog_usec=6000000, settings=None):
     (tmp_path / 'hbapp.py').write_text(APP)
     env = dict(os.environ, NOTIFY_SOCKET=notify.path, WATCHDOG_USEC=str(watchdog_usec),
                CELERY_BROKER_URL='redis://127.0.0.1:%d/0' % redis.port,
                CELERYOPS_HEARTBEAT_FILE=str(tmp_path / 'heartbeat.json'))
     env.pop('CELERYOPS_CELERY_SETTINGS', None)
+    if settings:
+        env['CELERYOPS_CELERY_SETTINGS'] = json.dumps(settings)
     return subprocess.Popen([sys.executable, LAUNCHER, '-A', 'hbapp'] + list(argv), cwd=str(tmp_path), env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
 
@@ -210,6 +212,44 @@ def test_beat_is_ready_after_its_first_pass_and_marks_the_next(tmp_path, redis):
         assert record['next_tick'] is not None and record['next_tick'] - record['tick'] <= 2.01
     finally:
         stop(proc)
+
+
+def test_redbeat_standby_is_ready_and_takes_over_when_the_holder_dies(tmp_path, redis):
+    """Two beats with RedBeat (the settings the roles give them): the one that
+    holds the lock schedules; the other is ready as a standby (READY=1,
+    watchdog pings, heartbeat 'standby') and schedules within lock timeout +
+    loop once the holder is killed with SIGKILL (no release of the lock)."""
+    lock_timeout, loop = 6, 2
+    settings = {'redbeat_lock_timeout': lock_timeout, 'redbeat_redis_url': 'redis://127.0.0.1:%d/1' % redis.port}
+    beats = []
+    for name in ('a', 'b'):
+        workdir = tmp_path / name
+        workdir.mkdir()
+        notify = Notify(workdir / 'notify.sock')
+        proc = launch(workdir, redis, notify, 'beat', '--scheduler=redbeat.RedBeatScheduler',
+                      '--max-interval=%d' % loop, settings=settings)
+        beats.append((workdir, notify, proc))
+        if name == 'a':
+            assert notify.wait_for('READY=1', 60)
+            assert wait_heartbeat(workdir, notify, 'running', 10).get('state') == 'running'
+    try:
+        (holder_dir, holder_notify, holder), (standby_dir, standby_notify, standby) = beats
+        assert standby_notify.wait_for('READY=1', 60)
+        record = wait_heartbeat(standby_dir, standby_notify, 'standby', 10)
+        assert record.get('state') == 'standby' and record['alive'] is True and record['tick'] is None
+        since = time.time()
+        standby_notify.drain(3)
+        assert standby_notify.count('WATCHDOG=1', since) >= 2  # the standby vouches for itself
+        assert wait_heartbeat(holder_dir, holder_notify, 'running', 5).get('state') == 'running'
+        os.killpg(holder.pid, signal.SIGKILL)
+        killed = time.time()
+        record = wait_heartbeat(standby_dir, standby_notify, 'running', lock_timeout + loop + 10)
+        took = time.time() - killed
+        assert record.get('state') == 'running', record
+        assert took <= lock_timeout + loop + 2, took
+    finally:
+        for _workdir, _notify, proc in beats:
+            stop(proc)
 
 
 def test_heartbeat_file_is_never_half_written(tmp_path):

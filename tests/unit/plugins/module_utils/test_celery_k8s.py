@@ -635,6 +635,20 @@ def test_beat():
                                'policyTypes': ['Ingress'], 'ingress': []}
 
 
+def test_beat_with_a_locking_scheduler_runs_replicas_rolled_ready_first():
+    """RedBeat: two replicas (one holds the lock, one waits); a rollout adds the
+    new pod before it removes an old one, and beat's own settings come from
+    its Secret, after the shared config."""
+    argv = beat_argv(APP, scheduler='redbeat.RedBeatScheduler', max_interval=10)
+    deployment = ck.manifests(settings(), 'beat', argv=argv, replicas=2, env_secret='shop-beat-env')[0]
+    assert deployment['spec']['replicas'] == 2
+    assert deployment['spec']['strategy'] == {'type': 'RollingUpdate',
+                                              'rollingUpdate': {'maxUnavailable': 0, 'maxSurge': 1}}
+    sources = container_of(deployment)['envFrom']
+    assert sources[-1] == {'secretRef': {'name': 'shop-beat-env'}}
+    assert [source for source in sources if 'configMapRef' in source] == [sources[0]]
+
+
 def test_beat_probes():
     """Ready while the heartbeat says beat schedules on time; no liveness probe."""
     container = container_of(beat_docs()[0])

@@ -1,0 +1,76 @@
+# -*- coding: utf-8 -*-
+"""Beat's scheduler: the singleton rule, and RedBeat's lock sized into a takeover bound."""
+
+import pytest
+
+from ansible_collections.celeryops.deploy.plugins.module_utils import _celery_beat as cbt
+
+REDIS = 'redis://:pw@redis:6379/0'
+AMQP = 'amqp://u:pw@rabbit:5672/app'
+REDBEAT = dict(scheduler='redbeat.RedBeatScheduler', allow_multiple=True, lock_timeout=30, broker_url=REDIS,
+               queue_type='classic')
+
+
+def test_default_scheduler_single_beat_needs_nothing():
+    result = cbt.resolve_beat({'scheduler': '', 'broker_url': REDIS, 'queue_type': 'classic'})
+    assert result == {'errors': [], 'locking': False, 'max_interval': 0, 'takeover_s': None, 'settings': {}}
+
+
+@pytest.mark.parametrize('scheduler', ['', 'django_celery_beat.schedulers:DatabaseScheduler'])
+def test_several_beats_need_a_locking_scheduler(scheduler):
+    result = cbt.resolve_beat(dict(REDBEAT, scheduler=scheduler))
+    assert len(result['errors']) == 1
+    assert result['errors'][0].startswith('celery_beat_allow_multiple is true, but celery_beat_scheduler')
+    assert 'takes no lock' in result['errors'][0]
+
+
+@pytest.mark.parametrize('name', cbt.REDBEAT)
+def test_redbeat_takes_a_lock_under_each_of_its_names(name):
+    result = cbt.resolve_beat(dict(REDBEAT, scheduler=name))
+    assert result['errors'] == [] and result['locking'] is True
+
+
+def test_redbeat_loop_and_takeover_from_the_lock_timeout():
+    result = cbt.resolve_beat(REDBEAT)
+    # Renewed 3 times per lock timeout; a waiting beat asks once per loop.
+    assert result['max_interval'] == 10 and result['takeover_s'] == 40
+    assert result['settings'] == {'redbeat_lock_timeout': 30}
+
+
+def test_redbeat_keeps_a_shorter_loop():
+    result = cbt.resolve_beat(dict(REDBEAT, max_interval=4))
+    assert result['max_interval'] == 4 and result['takeover_s'] == 34
+
+
+def test_redbeat_refuses_a_loop_that_lets_the_lock_lapse():
+    errors = cbt.resolve_beat(dict(REDBEAT, max_interval=11))['errors']
+    assert len(errors) == 1 and errors[0].startswith('celery_beat_max_interval (11 s) is longer than a third of'
+                                                     ' celery_beat_lock_timeout (30 s)')
+
+
+@pytest.mark.parametrize('lock_timeout', [0, 5, None])
+def test_redbeat_refuses_a_lock_too_short_to_renew(lock_timeout):
+    errors = cbt.resolve_beat(dict(REDBEAT, lock_timeout=lock_timeout))['errors']
+    assert len(errors) == 1 and errors[0].startswith('celery_beat_lock_timeout must be 6 s or more')
+
+
+def test_redbeat_on_rabbitmq_needs_its_own_redis():
+    errors = cbt.resolve_beat(dict(REDBEAT, broker_url=AMQP))['errors']
+    assert len(errors) == 1 and 'set celery_beat_redbeat_redis_url' in errors[0]
+    result = cbt.resolve_beat(dict(REDBEAT, broker_url=AMQP, redis_url='redis://r:6379/2', queue_type='quorum'))
+    assert result['errors'] == []
+    # The broker's settings (quorum queues) and RedBeat's, in one layer for beat's environment.
+    assert result['settings']['redbeat_redis_url'] == 'redis://r:6379/2'
+    assert result['settings']['task_default_queue_type'] == 'quorum'
+    assert result['settings']['redbeat_lock_timeout'] == 30
+
+
+def test_redbeat_settings_are_what_redbeat_reads():
+    """The names RedBeat itself reads from the app's configuration."""
+    pytest.importorskip('redbeat')
+    from celery import Celery
+    from redbeat.schedulers import ensure_conf
+    app = Celery('probe', broker=REDIS)
+    app.conf.update(cbt.resolve_beat(dict(REDBEAT, redis_url='redis://r:6379/2'))['settings'])
+    conf = ensure_conf(app)
+    assert conf.lock_timeout == 30 and conf.redis_url == 'redis://r:6379/2'
