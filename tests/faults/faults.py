@@ -397,7 +397,7 @@ def main():
     parser.add_argument('--changed-groups', required=True, help='JSON worker groups with the changed concurrency')
     args = parser.parse_args()
     platform = (Compose if args.platform == 'compose' else Systemd)(args)
-    label = args.platform + (' (RabbitMQ, quorum queues)' if args.broker == 'rabbitmq' else '')
+    platform_label = args.platform + (' (RabbitMQ, quorum queues)' if args.broker == 'rabbitmq' else '')
     name = args.platform + ('-rabbitmq' if args.broker == 'rabbitmq' else '')
     tag = str(int(time.time()))
     results = []
@@ -429,7 +429,7 @@ def main():
     print('\n| platform | fault | sent | completed | lost | duplicated | s |\n|---|---|---|---|---|---|---|')
     for result in results:
         print('| %s | %s | %s | %s | %s | %s | %s |' % (
-            label, result.get('fault'), result.get('sent', '-'), result.get('completed', '-'),
+            platform_label, result.get('fault'), result.get('sent', '-'), result.get('completed', '-'),
             result.get('lost', '-'), result.get('duplicated', '-'), result.get('seconds')))
     sys.exit(0 if ok else 1)
 
