@@ -17,7 +17,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.celeryops.deploy.plugins.module_utils._celery_broker import (
-    broker_endpoint, broker_settings, layer_settings)
+    broker_endpoint, broker_settings, layer_settings, settings_env)
 
 # RedBeat's scheduler under the names Celery accepts for it.
 REDBEAT = ('redbeat.RedBeatScheduler', 'redbeat.schedulers.RedBeatScheduler', 'redbeat.schedulers:RedBeatScheduler',
@@ -33,19 +33,20 @@ def is_redbeat(scheduler):
 def resolve_beat(options):
     """What beat runs with: ``errors``, ``locking``, ``max_interval`` (for
     ``--max-interval``, 0 for Celery's), ``takeover_s`` (None unless
-    locking) and ``settings`` (Celery settings for beat's environment: the
-    broker's, then RedBeat's).
+    locking), ``settings`` (Celery settings for beat: the broker's, then
+    RedBeat's) and ``environment`` (what carries them to beat's process).
 
     ``options``: ``scheduler``, ``max_interval``, ``allow_multiple``,
-    ``hosts`` (how many beats the play deploys), ``lock_timeout``,
+    ``lock_timeout``,
     ``redis_url`` (RedBeat's; empty: the broker's), ``broker_url``,
     ``queue_type``.
     """
     scheduler = options.get('scheduler') or ''
     max_interval = int(options.get('max_interval') or 0)
     redbeat = is_redbeat(scheduler)
+    settings = broker_settings(options.get('queue_type'))
     result = {'errors': [], 'locking': redbeat, 'max_interval': max_interval, 'takeover_s': None,
-              'settings': broker_settings(options.get('queue_type'))}
+              'settings': settings, 'environment': settings_env(settings)}
     if options.get('allow_multiple') and not redbeat:
         result['errors'].append(
             'celery_beat_allow_multiple is true, but celery_beat_scheduler %r takes no lock: every beat would send'
@@ -79,6 +80,7 @@ def resolve_beat(options):
     redbeat_settings = {'redbeat_lock_timeout': lock_timeout}
     if redis_url:
         redbeat_settings['redbeat_redis_url'] = redis_url
-    result.update(max_interval=max_interval, takeover_s=lock_timeout + max_interval,
-                  settings=layer_settings(result['settings'], redbeat_settings))
+    settings = layer_settings(settings, redbeat_settings)
+    result.update(max_interval=max_interval, takeover_s=lock_timeout + max_interval, settings=settings,
+                  environment=settings_env(settings))
     return result

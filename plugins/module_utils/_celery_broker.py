@@ -12,7 +12,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
+
 AMQP_SCHEMES = ('amqp', 'amqps', 'pyamqp')
+# The environment variable that carries Celery settings to the launcher.
+SETTINGS_ENV = 'CELERYOPS_CELERY_SETTINGS'
 
 
 def _first(url):
@@ -65,6 +69,13 @@ def broker_settings(queue_type):
                 'task_default_exchange_type': 'topic', 'task_create_missing_queue_exchange_type': 'topic',
                 'broker_transport_options': {'confirm_publish': True}}
     return {}
+
+
+def settings_env(settings):
+    """The environment that gives a process ``settings`` (none when empty)."""
+    if not settings:
+        return {}
+    return {SETTINGS_ENV: json.dumps(settings, sort_keys=True, separators=(',', ':'))}
 
 
 def layer_settings(base, over):

@@ -16,7 +16,7 @@ import json
 import re
 
 from ansible_collections.celeryops.deploy.plugins.module_utils._celery_broker import (
-    broker_settings, layer_settings, quorum_conflicts)
+    broker_settings, layer_settings, quorum_conflicts, settings_env)
 from ansible_collections.celeryops.deploy.plugins.module_utils._celery_plan import (
     memory_limit_from_child_cap,
     systemd_cpu_quota,
@@ -70,7 +70,6 @@ ARGV_SETTINGS = {'worker_concurrency': 'concurrency', 'worker_pool': 'pool',
                  'worker_max_memory_per_child': 'max_memory_per_child',
                  'task_time_limit': 'time_limit', 'task_soft_time_limit': 'soft_time_limit'}
 # The environment variable the launcher (celeryops-celery.py) reads them from.
-SETTINGS_ENV = 'CELERYOPS_CELERY_SETTINGS'
 # Arguments that would break supervision by systemd/Compose/Kubernetes or
 # that the roles set themselves.
 FORBIDDEN_ARGS = ('--detach', '-D', '--hostname', '-n', '--pidfile', '--logfile', '-f',
@@ -293,8 +292,7 @@ def normalize_groups(groups, app_module, log_level='info', default_stop_timeout=
         item['instances'] = item.get('instances') or 1
         item['environment'] = dict(item.get('environment') or {})
         item['settings'] = group_settings(group, settings)
-        if item['settings']:
-            item['environment'][SETTINGS_ENV] = json.dumps(item['settings'], sort_keys=True, separators=(',', ':'))
+        item['environment'].update(settings_env(item['settings']))
         item['extra_args'] = list(extra_args or []) + list(item.get('extra_args') or [])
         item['stop_timeout'] = stop_timeout(item, default_stop_timeout, stop_margin)
         item['start_timeout'] = item.get('start_timeout') or start_timeout

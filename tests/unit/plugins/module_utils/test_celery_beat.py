@@ -13,7 +13,8 @@ REDBEAT = dict(scheduler='redbeat.RedBeatScheduler', allow_multiple=True, lock_t
 
 def test_default_scheduler_single_beat_needs_nothing():
     result = cbt.resolve_beat({'scheduler': '', 'broker_url': REDIS, 'queue_type': 'classic'})
-    assert result == {'errors': [], 'locking': False, 'max_interval': 0, 'takeover_s': None, 'settings': {}}
+    assert result == {'errors': [], 'locking': False, 'max_interval': 0, 'takeover_s': None, 'settings': {},
+                      'environment': {}}
 
 
 @pytest.mark.parametrize('scheduler', ['', 'django_celery_beat.schedulers:DatabaseScheduler'])

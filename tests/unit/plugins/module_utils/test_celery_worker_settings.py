@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from ansible_collections.celeryops.deploy.plugins.module_utils import _celery_broker as cb
 from ansible_collections.celeryops.deploy.plugins.module_utils import _celery_compose as cc
 from ansible_collections.celeryops.deploy.plugins.module_utils import _celery_k8s as ck
 from ansible_collections.celeryops.deploy.plugins.module_utils import _celery_worker as cw
@@ -69,7 +70,7 @@ def test_group_settings_go_over_the_shared_ones_and_travel_as_json():
     assert io['settings']['worker_cancel_long_running_tasks_on_connection_loss'] is False
     assert cpu['settings']['worker_cancel_long_running_tasks_on_connection_loss'] is True
     assert cpu['settings']['task_acks_late'] is True
-    assert json.loads(cpu['environment'][cw.SETTINGS_ENV]) == cpu['settings']
+    assert json.loads(cpu['environment'][cb.SETTINGS_ENV]) == cpu['settings']
     # The command line itself does not change: the launcher takes the same one.
     assert cpu['argv'][:4] == ['-A', APP, 'worker', '--loglevel=INFO']
 
@@ -77,7 +78,7 @@ def test_group_settings_go_over_the_shared_ones_and_travel_as_json():
 def test_without_settings_nothing_is_added():
     io, cpu = normalized(raw=[IO, dict(CPU, settings={})])
     assert io['settings'] == {} and cpu['settings'] == {}
-    assert cw.SETTINGS_ENV not in io['environment']
+    assert cb.SETTINGS_ENV not in io['environment']
 
 
 COMPOSE = {'app_name': 'shop', 'app_module': APP, 'image': 'shop:1', 'project_dir': '/opt/celery/shop',
