@@ -111,3 +111,30 @@ DOCKERFILE
   rm -rf "$ctx"
   log "built $redis_image (stand-in for redis:7.4-bookworm, user 999)"
 fi
+
+# A stand-in for the official rabbitmq image (the all-in-one broker of an
+# amqp:// URL, rabbitmq:4.1 by default): Debian's rabbitmq-server from the
+# RabbitMQ host image (scripts/build-images.sh), its user moved to uid 999
+# as in the official image, so that it runs with the roles' default user.
+rabbitmq_image="${RABBITMQ_BROKER_IMAGE:-celeryops/rabbitmq:debian12}"
+rabbitmq_base=$(docker image inspect -f '{{.Id}}' "$RABBITMQ_IMAGE" 2>/dev/null) \
+  || die "image $RABBITMQ_IMAGE missing: run scripts/build-images.sh"
+rabbitmq_want=$(printf '%s\n' "$rabbitmq_base" rabbitmq-999-v1 | sha256sum | cut -d' ' -f1)
+rabbitmq_have=$(docker image inspect -f "{{ index .Config.Labels \"$hash_label\" }}" "$rabbitmq_image" 2>/dev/null) || rabbitmq_have=""
+if [ "$rabbitmq_have" != "$rabbitmq_want" ]; then
+  ctx=$(mktemp -d)
+  cat >"$ctx/Dockerfile" <<DOCKERFILE
+FROM $RABBITMQ_IMAGE
+RUN usermod -u 999 rabbitmq && chown -R 999:999 /var/lib/rabbitmq /var/log/rabbitmq /etc/rabbitmq
+WORKDIR /var/lib/rabbitmq
+# The server itself, not Debian's wrapper (that one sends the log to a file).
+ENV PATH=/usr/lib/rabbitmq/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+USER 999:999
+ENTRYPOINT ["rabbitmq-server"]
+CMD []
+DOCKERFILE
+  DOCKER_BUILDKIT=0 docker build --rm --force-rm --label "$hash_label=$rabbitmq_want" -t "$rabbitmq_image" "$ctx" >"$buildlog" 2>&1 \
+    || { tail -n 30 "$buildlog" >&2; rm -rf "$ctx"; die "docker build of $rabbitmq_image failed"; }
+  rm -rf "$ctx"
+  log "built $rabbitmq_image (stand-in for rabbitmq:4.1, user 999)"
+fi

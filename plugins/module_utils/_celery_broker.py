@@ -107,3 +107,74 @@ def quorum_conflicts(settings, where):
         errors.append('%s sets worker_detect_quorum_queues to false, but celery_broker_queue_type is quorum:'
                       ' the worker would ask for global QoS, which quorum queues do not support' % where)
     return errors
+
+
+# The all-in-one Compose broker (celery_compose_broker_enabled): its kind
+# follows the scheme of celery_broker_url, which must name it.
+COMPOSE_BROKER_HOST = 'broker'
+COMPOSE_BROKER_KINDS = ('redis', 'rabbitmq')
+
+
+def compose_broker(url, password):
+    """The all-in-one broker that ``url`` points at: kind, errors and, for RabbitMQ, its definitions.
+
+    ``password`` is celery_compose_broker_password; the URL must carry the
+    same one (a mismatch leaves every worker failing to log in). The errors
+    name the variables and never show a secret. For RabbitMQ, ``definitions``
+    create the URL's user and virtual host (see rabbitmq_definitions).
+    """
+    from urllib.parse import unquote
+    _first_url, parts = _first(url)
+    kind = broker_endpoint(url)['type']
+    result = {'kind': kind, 'errors': [], 'definitions': {}}
+    errors = result['errors']
+    if kind not in COMPOSE_BROKER_KINDS:
+        errors.append('celery_compose_broker_enabled: the all-in-one broker is Redis (redis://) or RabbitMQ'
+                      ' (amqp://, pyamqp://), but celery_broker_url starts with %r' % (parts.scheme + '://'))
+        return result
+    if parts.scheme in ('rediss', 'amqps'):
+        errors.append('celery_compose_broker_enabled: the all-in-one broker speaks no TLS on the project'
+                      ' network; celery_broker_url must use %s://' % parts.scheme[:-1])
+    if (parts.hostname or '') != COMPOSE_BROKER_HOST:
+        errors.append('celery_compose_broker_enabled: celery_broker_url must name the broker service as its'
+                      ' host (%s), not %r' % (COMPOSE_BROKER_HOST, parts.hostname or ''))
+    if unquote(parts.password or '') != str(password or ''):
+        errors.append('celery_compose_broker_enabled: the password in celery_broker_url differs from'
+                      ' celery_compose_broker_password (neither is shown); the workers could not log in')
+    if kind == 'rabbitmq':
+        user = unquote(parts.username or '')
+        if not user or user == 'guest':
+            errors.append('celery_compose_broker_enabled: celery_broker_url needs a RabbitMQ user of its own'
+                          ' (amqp://celery:<celery_compose_broker_password>@broker:5672//), not %r: RabbitMQ'
+                          ' lets guest in from loopback only' % user)
+        path = parts.path[1:] if parts.path.startswith('/') else parts.path
+        result['definitions'] = rabbitmq_definitions(user, unquote(path) or '/', password)
+    return result
+
+
+def rabbitmq_password_hash(user, password):
+    """RabbitMQ's SHA-256 password hash, base64(salt + sha256(salt + password)).
+
+    The salt is derived from the user and password, so that a rerun writes the
+    same file (no change, no restart) while the file never holds the password.
+    """
+    import base64
+    import hashlib
+    seed = ('celeryops-rabbitmq-salt\0%s\0%s' % (user, password)).encode('utf-8')
+    salt = hashlib.sha256(seed).digest()[:4]
+    digest = hashlib.sha256(salt + str(password).encode('utf-8')).digest()
+    return base64.b64encode(salt + digest).decode('ascii')
+
+
+def rabbitmq_definitions(user, vhost, password):
+    """Definitions RabbitMQ imports at boot: ``user`` with all rights on ``vhost``.
+
+    Importing definitions at boot also keeps RabbitMQ from creating its
+    default guest user.
+    """
+    return {
+        'users': [{'name': user, 'password_hash': rabbitmq_password_hash(user, password),
+                   'hashing_algorithm': 'rabbit_password_hashing_sha256', 'tags': []}],
+        'vhosts': [{'name': vhost}],
+        'permissions': [{'user': user, 'vhost': vhost, 'configure': '.*', 'write': '.*', 'read': '.*'}],
+    }

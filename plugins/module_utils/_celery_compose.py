@@ -208,31 +208,81 @@ def _host(address):
     return '[%s]' % address if ':' in address else address
 
 
+# Where the all-in-one RabbitMQ finds its files (Compose secrets, 0400, its user's).
+RABBITMQ_CONFIG = '/run/secrets/rabbitmq.conf'
+RABBITMQ_DEFINITIONS = '/run/secrets/rabbitmq-definitions.json'
+# A frame back for AMQP's protocol header means the broker serves clients,
+# not only that its port is open; bash's /dev/tcp needs no client installed.
+RABBITMQ_HEALTH = (
+    'exec 3<>/dev/tcp/127.0.0.1/5672 && printf "AMQP\\0\\0\\11\\1" >&3'
+    ' && [ "$(head -c 1 <&3 | od -An -tx1 | tr -d " ")" = 01 ]')
+
+
 def broker_service(settings):
-    """The optional all-in-one Redis: password and settings from a secret file."""
+    """The optional all-in-one broker (Redis or RabbitMQ): password and settings from secret files."""
+    rabbitmq = settings.get('broker_kind') == 'rabbitmq'
     service = {
         'image': settings['broker_image'],
-        'command': ['redis-server', '/run/secrets/broker_conf'],
         'read_only': True,
         'tmpfs': ['/tmp'],
         'cap_drop': ['ALL'],
         'security_opt': ['no-new-privileges:true'],
         'restart': settings.get('restart', 'unless-stopped'),
-        'secrets': ['broker_conf'],
-        'volumes': ['broker-data:/data'],
         'labels': {'io.celeryops.app': settings['app_name'], 'io.celeryops.component': 'broker'},
         'logging': {'driver': 'json-file', 'options': {
             'max-size': str(settings.get('log_max_size', '10m')),
             'max-file': str(settings.get('log_max_file', 5))}},
-        # NOAUTH means the server answers: the check needs no password.
-        'healthcheck': {
-            'test': ['CMD-SHELL', 'redis-cli -p 6379 ping | grep -Eq "PONG|NOAUTH"'],
-            'interval': '5s', 'timeout': '5s', 'retries': 10, 'start_period': '5s',
-        },
     }
+    if settings.get('broker_revision'):
+        # Compose does not look into secret files: a rewritten one (a new
+        # password) recreates the broker through this label (a file time).
+        service['labels']['io.celeryops.secrets-revision'] = str(settings['broker_revision'])
+    if rabbitmq:
+        service.update({
+            # The node's name (rabbit@broker) keeps its data across containers.
+            'hostname': 'broker',
+            'entrypoint': ['rabbitmq-server'],
+            'environment': {'RABBITMQ_CONFIG_FILE': RABBITMQ_CONFIG, 'HOME': '/var/lib/rabbitmq'},
+            'secrets': [{'source': 'broker_conf', 'target': RABBITMQ_CONFIG.rsplit('/', 1)[1]},
+                        {'source': 'broker_definitions', 'target': RABBITMQ_DEFINITIONS.rsplit('/', 1)[1]}],
+            'volumes': ['broker-data:/var/lib/rabbitmq'],
+            # RabbitMQ writes its upgrade log and crash dumps there whatever
+            # the config says; its own log goes to the console.
+            'tmpfs': ['/tmp', '/var/log/rabbitmq' + _tmpfs_owner(settings.get('broker_user'))],
+            # Time to close queues and flush to disk before Docker kills it.
+            'stop_grace_period': '60s',
+            'healthcheck': {'test': ['CMD', 'bash', '-c', RABBITMQ_HEALTH],
+                            'interval': '5s', 'timeout': '5s', 'retries': 24, 'start_period': '10s'},
+        })
+    else:
+        service.update({
+            'command': ['redis-server', '/run/secrets/broker_conf'],
+            'secrets': ['broker_conf'],
+            'volumes': ['broker-data:/data'],
+            # NOAUTH means the server answers: the check needs no password.
+            'healthcheck': {
+                'test': ['CMD-SHELL', 'redis-cli -p 6379 ping | grep -Eq "PONG|NOAUTH"'],
+                'interval': '5s', 'timeout': '5s', 'retries': 10, 'start_period': '5s',
+            },
+        })
     if settings.get('broker_user'):
         service['user'] = settings['broker_user']
     return service
+
+
+def _tmpfs_owner(user):
+    ids = str(user or '').split(':')
+    if not ids[0].isdigit():
+        return ''
+    return ':uid=%s,gid=%s,mode=0700' % (ids[0], ids[1] if len(ids) > 1 and ids[1].isdigit() else ids[0])
+
+
+def broker_secrets(settings):
+    """The broker's secret files: Redis's settings, or RabbitMQ's settings and definitions."""
+    secrets = {'broker_conf': {'file': '%s/secrets/broker.conf' % settings['project_dir']}}
+    if settings.get('broker_kind') == 'rabbitmq':
+        secrets['broker_definitions'] = {'file': '%s/secrets/broker-definitions.json' % settings['project_dir']}
+    return secrets
 
 
 def project(services, secrets=None, configs=None, volumes=None):
@@ -282,8 +332,7 @@ def fragment(settings, component, **kwargs):
         if persistent:
             volumes.append('flower-data')
     elif component == 'broker':
-        return project({'broker': broker_service(settings)},
-                       {'broker_conf': {'file': '%s/secrets/broker.conf' % project_dir}}, None, ['broker-data'])
+        return project({'broker': broker_service(settings)}, broker_secrets(settings), None, ['broker-data'])
     else:
         raise ValueError('unknown Compose component %r' % (component,))
     return project(services, secrets, configs, volumes)

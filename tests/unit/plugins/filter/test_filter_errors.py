@@ -73,7 +73,7 @@ def result():
 
 def test_every_filter_is_wrapped():
     assert result()['modules'] == 5
-    assert len(result()['filters']) == 17
+    assert len(result()['filters']) == 18
     assert result()['unwrapped'] == []
 
 

@@ -118,3 +118,73 @@ def test_quorum_conflicts(settings, fragments):
     assert len(errors) == len(fragments)
     for error, fragment in zip(errors, fragments):
         assert fragment in error
+
+
+# --- the all-in-one Compose broker ------------------------------------------------
+
+PW = 'all-in-one-pw-4f9e'
+
+
+@pytest.mark.parametrize('url, kind', [
+    ('redis://:%s@broker:6379/0' % PW, 'redis'),
+    ('amqp://celery:%s@broker:5672//' % PW, 'rabbitmq'),
+    ('pyamqp://celery:%s@broker//' % PW, 'rabbitmq'),
+])
+def test_compose_broker_kind_follows_the_scheme(url, kind):
+    broker = cb.compose_broker(url, PW)
+    assert broker['kind'] == kind
+    assert broker['errors'] == []
+    assert bool(broker['definitions']) == (kind == 'rabbitmq')
+
+
+@pytest.mark.parametrize('url, password, fragment', [
+    ('redis://:%s@redis.example:6379/0' % PW, PW, "host (broker), not 'redis.example'"),
+    ('redis://:other-password-1234@broker:6379/0', PW, 'differs from celery_compose_broker_password'),
+    ('redis://broker:6379/0', PW, 'differs from celery_compose_broker_password'),
+    ('amqp://guest:%s@broker:5672//' % PW, PW, "not 'guest'"),
+    ('amqp://:%s@broker:5672//' % PW, PW, "not ''"),
+    ('rediss://:%s@broker:6379/0' % PW, PW, 'must use redis://'),
+    ('amqps://celery:%s@broker:5672//' % PW, PW, 'must use amqp://'),
+    ('sqs://broker', PW, "starts with 'sqs://'"),
+])
+def test_compose_broker_errors_name_the_variables_and_hide_the_password(url, password, fragment):
+    errors = cb.compose_broker(url, password)['errors']
+    assert any(fragment in error for error in errors), errors
+    assert all(error.startswith('celery_compose_broker_enabled: ') for error in errors)
+    assert not any(PW in error or 'other-password-1234' in error for error in errors)
+
+
+@pytest.mark.parametrize('url, vhost', [
+    ('amqp://celery:%s@broker:5672//' % PW, '/'),
+    ('amqp://celery:%s@broker:5672' % PW, '/'),
+    ('amqp://celery:%s@broker:5672/shop' % PW, 'shop'),
+    ('amqp://celery:%s@broker:5672/%%2Fshop' % PW, '/shop'),
+])
+def test_rabbitmq_definitions_make_the_urls_user_on_its_vhost(url, vhost):
+    definitions = cb.compose_broker(url, PW)['definitions']
+    assert definitions['vhosts'] == [{'name': vhost}]
+    assert definitions['permissions'] == [{'user': 'celery', 'vhost': vhost, 'configure': '.*',
+                                           'write': '.*', 'read': '.*'}]
+    (user,) = definitions['users']
+    assert user['name'] == 'celery' and user['tags'] == []
+    assert user['hashing_algorithm'] == 'rabbit_password_hashing_sha256'
+    assert PW not in json.dumps(definitions)
+
+
+def test_rabbitmq_password_hash_is_rabbitmqs_salted_sha256():
+    """What RabbitMQ checks at login: sha256(salt + password) after a 4-byte salt."""
+    import base64
+    import hashlib
+    raw = base64.b64decode(cb.rabbitmq_password_hash('celery', PW))
+    salt, digest = raw[:4], raw[4:]
+    assert len(salt) == 4
+    assert digest == hashlib.sha256(salt + PW.encode()).digest()
+    assert hashlib.sha256(salt + b'wrong').digest() != digest
+
+
+def test_rabbitmq_password_hash_is_stable_per_user_and_password():
+    # The same file on a rerun (no change, no broker restart); another salt for another account.
+    first = cb.rabbitmq_password_hash('celery', PW)
+    assert cb.rabbitmq_password_hash('celery', PW) == first
+    assert cb.rabbitmq_password_hash('other', PW)[:8] != first[:8]
+    assert cb.rabbitmq_password_hash('celery', PW + 'x') != first

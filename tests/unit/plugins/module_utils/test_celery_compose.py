@@ -392,6 +392,84 @@ def test_broker_healthcheck_needs_no_password():
     assert ' -a ' not in test[1] and 'REDISCLI_AUTH' not in test[1]
 
 
+def rabbitmq_fragment(**changes):
+    return broker_fragment(**dict(dict(broker_kind='rabbitmq', broker_image='rabbitmq:4.1', broker_user='999:999'),
+                                  **changes))
+
+
+def test_rabbitmq_broker():
+    body = rabbitmq_fragment()
+    service = body['services']['broker']
+    assert service['image'] == 'rabbitmq:4.1'
+    assert service['entrypoint'] == ['rabbitmq-server'] and 'command' not in service
+    # Its node name, rabbit@broker, and so its data, survive a new container.
+    assert service['hostname'] == 'broker'
+    assert service['environment'] == {'RABBITMQ_CONFIG_FILE': '/run/secrets/rabbitmq.conf',
+                                      'HOME': '/var/lib/rabbitmq'}
+    assert service['secrets'] == [{'source': 'broker_conf', 'target': 'rabbitmq.conf'},
+                                  {'source': 'broker_definitions', 'target': 'rabbitmq-definitions.json'}]
+    assert body['secrets'] == {'broker_conf': {'file': PROJECT + '/secrets/broker.conf'},
+                               'broker_definitions': {'file': PROJECT + '/secrets/broker-definitions.json'}}
+    assert service['volumes'] == ['broker-data:/var/lib/rabbitmq']
+    assert service['tmpfs'] == ['/tmp', '/var/log/rabbitmq:uid=999,gid=999,mode=0700']
+    assert service['user'] == '999:999'
+    assert service['read_only'] is True and service['cap_drop'] == ['ALL']
+    assert service['healthcheck']['test'][:3] == ['CMD', 'bash', '-c']
+
+
+@pytest.mark.parametrize('user, tmpfs', [('', '/var/log/rabbitmq'), ('rabbitmq', '/var/log/rabbitmq'),
+                                         ('1234', '/var/log/rabbitmq:uid=1234,gid=1234,mode=0700')])
+def test_rabbitmq_log_tmpfs_belongs_to_the_broker_user(user, tmpfs):
+    assert rabbitmq_fragment(broker_user=user)['services']['broker']['tmpfs'][1] == tmpfs
+
+
+@pytest.mark.parametrize('kind', ['redis', 'rabbitmq'])
+def test_broker_secrets_revision_label(kind):
+    service = broker_fragment(broker_kind=kind, broker_revision='17.5-18.25')['services']['broker']
+    assert service['labels']['io.celeryops.secrets-revision'] == '17.5-18.25'
+    assert 'io.celeryops.secrets-revision' not in broker_fragment(broker_kind=kind)['services']['broker']['labels']
+
+
+def _amqp_server(reply):
+    """A one-shot server on a free loopback port: reads the client's 8 bytes, answers ``reply``."""
+    import socket
+    import threading
+    server = socket.socket()
+    server.bind(('127.0.0.1', 0))
+    server.listen(1)
+    seen = []
+
+    def serve():
+        conn, _addr = server.accept()
+        with conn:
+            data = b''
+            while len(data) < 8:
+                chunk = conn.recv(8 - len(data))
+                if not chunk:
+                    break
+                data += chunk
+            seen.append(data)
+            conn.sendall(reply)
+        server.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return server.getsockname()[1], seen, thread
+
+
+@pytest.mark.parametrize('reply, healthy', [(b'\x01\x00\x00', True), (b'AMQP\x00\x00\x09\x01', False)])
+def test_rabbitmq_healthcheck_speaks_amqp(reply, healthy):
+    """The check sends AMQP 0-9-1's header and passes only on a frame back (a Connection.Start)."""
+    import subprocess
+    port, seen, thread = _amqp_server(reply)
+    script = rabbitmq_fragment()['services']['broker']['healthcheck']['test'][3]
+    script = script.replace('$$', '$').replace('/5672', '/%d' % port)  # Compose's unescaping, our port
+    proc = subprocess.run(['bash', '-c', script], timeout=10, check=False)
+    thread.join(5)
+    assert seen == [b'AMQP\x00\x00\x09\x01']
+    assert (proc.returncode == 0) == healthy
+
+
 # --- errors ----------------------------------------------------------------
 
 
