@@ -23,6 +23,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
 import re
 
 from ansible_collections.celeryops.deploy.plugins.module_utils._celery_plan import k8s_cpu as plan_k8s_cpu
@@ -325,11 +326,18 @@ def keda(settings, name, component, group, replicas, max_replicas):
     return [auth, scaled]
 
 
-def beat_manifests(argv, settings, stop_timeout=60, replicas=1, env_secret=''):
+def beat_manifests(argv, settings, stop_timeout=60, replicas=1, env_secret='', state=None):
     """Beat: one replica, Recreate (never two beats during a rollout); with a
     locking scheduler (RedBeat) ``replicas`` of them, rolled one at a time
     with the new pod ready first (the standbys wait for the lock).
-    ``env_secret``: a Secret with beat's own environment (RedBeat's settings)."""
+    ``env_secret``: a Secret with beat's own environment (RedBeat's settings).
+    ``state``: where the default scheduler's schedule file lives: ``{'kind':
+    'ephemeral'}`` (an emptyDir: a rescheduled pod forgets when each task
+    last ran), ``{'kind': 'claim', 'claim': name}`` (a claim you made, on the
+    Deployment) or ``{'kind': 'statefulset', 'size': '64Mi', 'storage_class':
+    ''}`` (a StatefulSet of one with its own claim; a StatefulSet never runs
+    two pods of one ordinal, so the singleton holds through rollouts too)."""
+    state = state or {'kind': 'ephemeral'}
     component = 'beat'
     name = '%s-beat' % settings['app_name']
     container = _container(settings, 'beat', argv, env_secret or None,
@@ -343,17 +351,116 @@ def beat_manifests(argv, settings, stop_timeout=60, replicas=1, env_secret=''):
     # beat exits on fatal errors (the kubelet restarts it).
     container['startupProbe'] = dict(_probe_exec(settings, 'ready'), **_timing(settings, 'startup'))
     container['readinessProbe'] = dict(_probe_exec(settings, 'ready'), **_timing(settings, 'readiness'))
-    pod = _pod(settings, component, container, stop_timeout, [{'name': 'state', 'emptyDir': {}}])
-    strategy = {'type': 'Recreate'} if int(replicas) == 1 else {
-        'type': 'RollingUpdate', 'rollingUpdate': {'maxUnavailable': 0, 'maxSurge': 1}}
-    deployment = _deployment(settings, name, component, pod, int(replicas), strategy)
-    deployment['metadata']['annotations'] = {
-        'checkov.io/skip1': 'CKV_K8S_8=beat answers no ping and a broker check would restart it during broker'
-                            ' outages; it exits on fatal errors and the kubelet restarts it'}
-    docs = [deployment]
+    volumes = []
+    if state['kind'] == 'claim':
+        volumes = [{'name': 'state', 'persistentVolumeClaim': {'claimName': state['claim']}}]
+    elif state['kind'] != 'statefulset':
+        volumes = [{'name': 'state', 'emptyDir': {}}]
+    pod = _pod(settings, component, container, stop_timeout, volumes)
+    skip = {'checkov.io/skip1': 'CKV_K8S_8=beat answers no ping and a broker check would restart it during broker'
+                                ' outages; it exits on fatal errors and the kubelet restarts it'}
+    if state['kind'] == 'statefulset':
+        workload = _beat_statefulset(settings, name, component, pod, state)
+        workload['metadata']['annotations'] = skip
+        docs = [_headless_service(settings, name, component), workload]
+    else:
+        strategy = {'type': 'Recreate'} if int(replicas) == 1 else {
+            'type': 'RollingUpdate', 'rollingUpdate': {'maxUnavailable': 0, 'maxSurge': 1}}
+        workload = _deployment(settings, name, component, pod, int(replicas), strategy)
+        workload['metadata']['annotations'] = skip
+        docs = [workload]
     if settings.get('network_policy', True):
         docs.append(network_policy(settings, name, component))
     return docs
+
+
+def _beat_statefulset(settings, name, component, pod, state):
+    claim = {'accessModes': ['ReadWriteOnce'], 'resources': {'requests': {'storage': state.get('size') or '64Mi'}}}
+    if state.get('storage_class'):
+        claim['storageClassName'] = state['storage_class']
+    return {
+        'apiVersion': 'apps/v1', 'kind': 'StatefulSet', 'metadata': metadata(settings, name, component),
+        'spec': {
+            'replicas': 1,
+            'serviceName': name,
+            'revisionHistoryLimit': 5,
+            'podManagementPolicy': 'OrderedReady',
+            # The old pod is gone before the new one starts (one ordinal).
+            'updateStrategy': {'type': 'RollingUpdate'},
+            # The claim stays when beat is scaled down or removed: the
+            # schedule's last runs survive a redeploy.
+            'persistentVolumeClaimRetentionPolicy': {'whenDeleted': 'Retain', 'whenScaled': 'Retain'},
+            'selector': {'matchLabels': selector(settings, component)},
+            'template': pod,
+            'volumeClaimTemplates': [{'metadata': {'name': 'state', 'labels': labels(settings, component)},
+                                      'spec': claim}],
+        },
+    }
+
+
+def _headless_service(settings, name, component):
+    """The StatefulSet's governing Service: names its pod, serves nothing."""
+    return {'apiVersion': 'v1', 'kind': 'Service', 'metadata': metadata(settings, name, component),
+            'spec': {'clusterIP': 'None', 'selector': selector(settings, component)}}
+
+
+def cron_manifests(cronjobs, settings, app_module):
+    """Periodic tasks as CronJobs that send the task (Kubernetes owns the clock; no beat).
+
+    Each run is one pod running ``celery call`` through the launcher (so the
+    app gets the inventory's settings, quorum queues included): it publishes
+    and exits. ``concurrencyPolicy: Forbid`` and the deadlines keep a slow
+    broker from piling up senders; a run missed by more than its starting
+    deadline is skipped, never sent late in a burst.
+    """
+    docs = []
+    for job in cronjobs:
+        name = cron_name(settings['app_name'], job['name'])
+        args = ['-A', app_module, 'call', job['task'],
+                '--args', json.dumps(job.get('args') or [], sort_keys=True, separators=(',', ':')),
+                '--kwargs', json.dumps(job.get('kwargs') or {}, sort_keys=True, separators=(',', ':'))]
+        if job.get('queue'):
+            args += ['--queue', job['queue']]
+        if job.get('expires_s'):
+            args += ['--expires', str(int(job['expires_s']))]
+        container = _container(settings, 'send', args, command=[settings.get('python', 'python3'), LAUNCHER_PATH])
+        container['resources'] = _resources(settings.get('cron_resources') or {
+            'cpu_request': 0.05, 'memory_request_mb': 64, 'memory_limit_mb': 256, 'cpu_limit': 0.5})
+        pod = _pod(settings, 'cron', container, 30)
+        pod['spec']['restartPolicy'] = 'Never'
+        spec = {
+            'schedule': job['schedule'],
+            'concurrencyPolicy': 'Forbid',
+            'startingDeadlineSeconds': int(job.get('starting_deadline_s') or 300),
+            'successfulJobsHistoryLimit': 3,
+            'failedJobsHistoryLimit': 3,
+            'jobTemplate': {
+                'metadata': {'labels': labels(settings, 'cron')},
+                'spec': {
+                    # A publish that failed may be tried again; one that
+                    # succeeded exits 0 and is never repeated.
+                    'backoffLimit': 2,
+                    'activeDeadlineSeconds': int(job.get('active_deadline_s') or 120),
+                    'ttlSecondsAfterFinished': 86400,
+                    'template': pod,
+                },
+            },
+        }
+        if job.get('time_zone'):
+            spec['timeZone'] = job['time_zone']
+        cron = {'apiVersion': 'batch/v1', 'kind': 'CronJob', 'metadata': metadata(settings, name, 'cron'),
+                'spec': spec}
+        cron['metadata']['annotations'] = {
+            'checkov.io/skip1': 'CKV_K8S_8=a sender runs for seconds and exits: no liveness to probe',
+            'checkov.io/skip2': 'CKV_K8S_9=a sender serves nothing: no readiness to probe'}
+        docs.append(cron)
+    if docs and settings.get('network_policy', True):
+        docs.append(network_policy(settings, '%s-cron' % settings['app_name'], 'cron'))
+    return docs
+
+
+def cron_name(app_name, job_name):
+    return '%s-cron-%s' % (app_name, job_name)
 
 
 def flower_manifests(argv, settings, url_prefix='', auth_secret=''):
@@ -408,7 +515,7 @@ def secret_manifest(settings, name, data, component='config'):
 
 
 def manifests(settings, component, **kwargs):
-    """The Kubernetes objects of one role: ``config``, ``worker``, ``beat`` or ``flower``."""
+    """The Kubernetes objects of one role: ``config``, ``secret``, ``worker``, ``beat``, ``cron`` or ``flower``."""
     if component == 'config':
         docs = config_manifests(settings, kwargs.get('config') or {}, kwargs.get('probe_source', ''),
                                 kwargs.get('launcher_source', ''))
@@ -422,7 +529,9 @@ def manifests(settings, component, **kwargs):
         return worker_manifests(kwargs['groups'], settings)
     if component == 'beat':
         return beat_manifests(kwargs['argv'], settings, kwargs.get('stop_timeout', 60), kwargs.get('replicas', 1),
-                              kwargs.get('env_secret', ''))
+                              kwargs.get('env_secret', ''), kwargs.get('state'))
+    if component == 'cron':
+        return cron_manifests(kwargs.get('cronjobs') or [], settings, kwargs['app_module'])
     if component == 'flower':
         return flower_manifests(kwargs['argv'], settings, kwargs.get('url_prefix', ''), kwargs.get('auth_secret', ''))
     raise ValueError('unknown Kubernetes component %r' % (component,))

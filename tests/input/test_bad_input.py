@@ -105,6 +105,14 @@ ROLE_CASES = {
                                              ['celery_flower_basic_auth entries must be']),
     'flower port out of range': ('playbook_flower.yml', 'localhost,', dict(FLOWER, celery_flower_port=70000),
                                  ['celery_flower_port must be 1-65535']),
+    'beat state on a claim without its name': (
+        'playbook_beat.yml', 'localhost,', compose_with(celery_platform='kubernetes', celery_beat_k8s_state='claim'),
+        ['celery_beat_k8s_state_claim must name your PersistentVolumeClaim']),
+    'cronjob with a schedule cron cannot read': (
+        'playbook_beat.yml', 'localhost,',
+        compose_with(celery_platform='kubernetes', celery_beat_k8s_cronjobs=[
+            {'name': 'tick', 'task': 'shop.tasks.tick', 'schedule': 'every 5 minutes'}]),
+        ['celery_beat_k8s_cronjobs[0] (tick): schedule must be five cron fields']),
     'beat on two hosts': ('playbook_beat.yml', 'beat-a,beat-b,', GOOD, ['would run on 2 hosts (beat-a, beat-b)']),
     'several beats without a locking scheduler': (
         'playbook_beat.yml', 'beat-a,beat-b,', dict(GOOD, celery_beat_allow_multiple=True),

@@ -75,3 +75,76 @@ def test_redbeat_settings_are_what_redbeat_reads():
     app.conf.update(cbt.resolve_beat(dict(REDBEAT, redis_url='redis://r:6379/2'))['settings'])
     conf = ensure_conf(app)
     assert conf.lock_timeout == 30 and conf.redis_url == 'redis://r:6379/2'
+
+
+# --- Kubernetes: schedule state and CronJobs ---------------------------------------------
+
+
+def k8s(**options):
+    return cbt.resolve_beat(dict({'platform': 'kubernetes', 'app_name': 'shop', 'lock_timeout': 30}, **options))
+
+
+@pytest.mark.parametrize('state', ['ephemeral', 'statefulset'])
+def test_k8s_state_for_the_default_scheduler(state):
+    result = k8s(k8s_state=state)
+    assert result['errors'] == []
+    assert result['k8s_state']['kind'] == state and result['replicas'] == 1
+
+
+def test_k8s_state_is_only_for_kubernetes():
+    result = cbt.resolve_beat({'platform': 'systemd', 'k8s_state': 'claim'})
+    assert result['errors'] == [] and 'k8s_state' not in result
+
+
+def test_k8s_claim_needs_its_name():
+    assert any('celery_beat_k8s_state_claim must name your PersistentVolumeClaim' in error
+               for error in k8s(k8s_state='claim')['errors'])
+    assert k8s(k8s_state='claim', k8s_state_claim='shop-beat')['errors'] == []
+
+
+@pytest.mark.parametrize('scheduler', ['redbeat.RedBeatScheduler', 'django_celery_beat.schedulers:DatabaseScheduler'])
+def test_k8s_state_refused_for_schedulers_that_keep_their_own(scheduler):
+    errors = k8s(k8s_state='statefulset', scheduler=scheduler, broker_url='redis://r/0')['errors']
+    assert any('keeps its state elsewhere' in error and 'celery_beat_k8s_state' in error for error in errors)
+
+
+def test_k8s_state_refused_for_several_replicas():
+    errors = k8s(k8s_state='statefulset', scheduler='', allow_multiple=True)['errors']
+    # The default scheduler cannot run twice in the first place; RedBeat's state is not a file.
+    assert any('celery_beat_allow_multiple' in error for error in errors)
+
+
+def test_k8s_state_size_must_be_a_quantity():
+    errors = k8s(k8s_state='statefulset', k8s_state_size='lots')['errors']
+    assert any('celery_beat_k8s_state_size must be a Kubernetes quantity' in error for error in errors)
+
+
+def test_cronjobs_that_are_right():
+    jobs = [{'name': 'tick', 'task': 'shop.tasks.tick', 'schedule': '*/5 * * * *'},
+            {'name': 'nightly', 'task': 'shop.tasks:report', 'schedule': '@daily', 'args': [1],
+             'kwargs': {'a': 1}, 'queue': 'io', 'expires_s': 60, 'time_zone': 'UTC',
+             'starting_deadline_s': 300, 'active_deadline_s': 30}]
+    assert k8s(cronjobs=jobs)['errors'] == []
+
+
+@pytest.mark.parametrize('job, fragment', [
+    ({'name': 'Tick', 'task': 't', 'schedule': '@daily'}, 'name must be a DNS label'),
+    ({'name': 'x' * 45, 'task': 't', 'schedule': '@daily'}, 'at most 52 characters'),
+    ({'name': 'tick', 'task': 'shop tasks', 'schedule': '@daily'}, 'task must be the registered task name'),
+    ({'name': 'tick', 'task': 't', 'schedule': '*/5 * * *'}, 'schedule must be five cron fields'),
+    ({'name': 'tick', 'task': 't', 'schedule': '@sometimes'}, 'schedule must be five cron fields'),
+    ({'name': 'tick', 'task': 't', 'schedule': '@daily', 'args': {'a': 1}}, 'args must be a list'),
+    ({'name': 'tick', 'task': 't', 'schedule': '@daily', 'kwargs': [1]}, 'kwargs must be a mapping'),
+    ({'name': 'tick', 'task': 't', 'schedule': '@daily', 'expires_s': 0}, 'expires_s must be a whole number'),
+    ({'name': 'tick', 'task': 't', 'schedule': '@daily', 'active_deadline_s': True}, 'active_deadline_s must be'),
+    ({'name': 'tick', 'task': 't', 'schedule': '@daily', 'queue': 'a b'}, 'queue must be a queue name'),
+    ({'name': 'tick', 'task': 't', 'schedule': '@daily', 'every': 5}, 'unknown keys every'),
+])
+def test_cronjob_errors_name_the_entry(job, fragment):
+    errors = k8s(cronjobs=[job])['errors']
+    assert any(fragment in error and error.startswith('celery_beat_k8s_cronjobs[0]') for error in errors), errors
+
+
+def test_cronjob_names_are_unique():
+    job = {'name': 'tick', 'task': 't', 'schedule': '@hourly'}
+    assert any("name 'tick' is used twice" in error for error in k8s(cronjobs=[job, dict(job)])['errors'])

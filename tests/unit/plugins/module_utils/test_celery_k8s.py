@@ -686,6 +686,85 @@ def test_beat_state_volume(state_dir, mount):
     assert pod['terminationGracePeriodSeconds'] == 60  # default stop_timeout
 
 
+def test_beat_statefulset_keeps_the_schedule_on_its_own_claim():
+    """A StatefulSet of one: the schedule file on a claim made from its
+    template (kept when beat goes), a governing headless Service, no
+    emptyDir for the state, and no Deployment."""
+    docs = ck.manifests(settings(), 'beat', argv=['-A', APP, 'beat'],
+                        state={'kind': 'statefulset', 'size': '128Mi', 'storage_class': 'fast'})
+    assert [(doc['kind'], doc['metadata']['name']) for doc in docs] == [
+        ('Service', 'shop-beat'), ('StatefulSet', 'shop-beat'), ('NetworkPolicy', 'shop-beat')]
+    service, sts = docs[0], docs[1]
+    assert service['spec'] == {'clusterIP': 'None', 'selector': ck.selector(settings(), 'beat')}
+    spec = sts['spec']
+    assert spec['replicas'] == 1 and spec['serviceName'] == 'shop-beat'
+    assert spec['podManagementPolicy'] == 'OrderedReady' and spec['updateStrategy'] == {'type': 'RollingUpdate'}
+    assert spec['persistentVolumeClaimRetentionPolicy'] == {'whenDeleted': 'Retain', 'whenScaled': 'Retain'}
+    (claim,) = spec['volumeClaimTemplates']
+    assert claim['metadata']['name'] == 'state'
+    assert claim['spec'] == {'accessModes': ['ReadWriteOnce'], 'storageClassName': 'fast',
+                             'resources': {'requests': {'storage': '128Mi'}}}
+    pod = spec['template']['spec']
+    assert [volume['name'] for volume in pod['volumes']] == ['tmp', 'celeryops']
+    assert {'name': 'state', 'mountPath': '/var/lib/celery'} in container_of(sts)['volumeMounts']
+    assert pod['securityContext']['fsGroup'] == settings()['gid']  # the claim is writable by the pod's group
+    assert list(sts['metadata']['annotations']) == ['checkov.io/skip1']
+
+
+def test_beat_statefulset_claim_uses_the_default_storage_class():
+    sts = ck.manifests(settings(), 'beat', argv=['-A', APP, 'beat'], state={'kind': 'statefulset'})[1]
+    assert sts['spec']['volumeClaimTemplates'][0]['spec'] == {
+        'accessModes': ['ReadWriteOnce'], 'resources': {'requests': {'storage': '64Mi'}}}
+
+
+def test_beat_on_a_claim_you_name():
+    deployment = ck.manifests(settings(), 'beat', argv=['-A', APP, 'beat'],
+                              state={'kind': 'claim', 'claim': 'shop-beat-state'})[0]
+    assert deployment['kind'] == 'Deployment' and deployment['spec']['strategy'] == {'type': 'Recreate'}
+    volumes = deployment['spec']['template']['spec']['volumes']
+    assert {'name': 'state', 'persistentVolumeClaim': {'claimName': 'shop-beat-state'}} in volumes
+    assert not [volume for volume in volumes if volume['name'] == 'state' and 'emptyDir' in volume]
+
+
+CRONJOBS = [
+    {'name': 'tick', 'task': 'shop.tasks.tick', 'schedule': '*/5 * * * *', 'queue': 'io', 'expires_s': 240},
+    {'name': 'report', 'task': 'shop.tasks.report', 'schedule': '@daily', 'args': [1, 'x'],
+     'kwargs': {'full': True}, 'time_zone': 'Europe/Paris', 'starting_deadline_s': 600, 'active_deadline_s': 60},
+]
+
+
+def test_cronjobs_send_the_tasks():
+    docs = ck.manifests(settings(), 'cron', cronjobs=CRONJOBS, app_module=APP)
+    assert [(doc['kind'], doc['metadata']['name']) for doc in docs] == [
+        ('CronJob', 'shop-cron-tick'), ('CronJob', 'shop-cron-report'), ('NetworkPolicy', 'shop-cron')]
+    tick, report = docs[0]['spec'], docs[1]['spec']
+    assert tick['schedule'] == '*/5 * * * *' and tick['concurrencyPolicy'] == 'Forbid'
+    assert tick['startingDeadlineSeconds'] == 300 and report['startingDeadlineSeconds'] == 600
+    assert tick['successfulJobsHistoryLimit'] == 3 and tick['failedJobsHistoryLimit'] == 3
+    assert 'timeZone' not in tick and report['timeZone'] == 'Europe/Paris'
+    job = tick['jobTemplate']['spec']
+    assert job['backoffLimit'] == 2 and job['activeDeadlineSeconds'] == 120
+    assert report['jobTemplate']['spec']['activeDeadlineSeconds'] == 60
+    pod = job['template']['spec']
+    assert pod['restartPolicy'] == 'Never' and pod['automountServiceAccountToken'] is False
+    container = pod['containers'][0]
+    assert container['command'] == [PYTHON, ck.LAUNCHER_PATH]  # the inventory's settings apply
+    assert container['args'] == ['-A', APP, 'call', 'shop.tasks.tick', '--args', '[]', '--kwargs', '{}',
+                                 '--queue', 'io', '--expires', '240']
+    assert report['jobTemplate']['spec']['template']['spec']['containers'][0]['args'][3:] == [
+        'shop.tasks.report', '--args', '[1,"x"]', '--kwargs', '{"full":true}']
+    assert container['securityContext']['readOnlyRootFilesystem'] is True
+    assert container['envFrom'][0] == {'configMapRef': {'name': 'shop-config'}}
+    assert 'livenessProbe' not in container and 'readinessProbe' not in container
+    assert sorted(docs[0]['metadata']['annotations']) == ['checkov.io/skip1', 'checkov.io/skip2']
+    assert docs[2]['spec']['podSelector']['matchLabels'] == ck.selector(settings(), 'cron')
+    assert job['template']['metadata']['labels']['app.kubernetes.io/component'] == 'cron'
+
+
+def test_no_cronjobs_no_objects():
+    assert ck.manifests(settings(), 'cron', cronjobs=[], app_module=APP) == []
+
+
 @pytest.mark.parametrize('own, expected', [
     pytest.param(None, {'requests': {'cpu': '50m', 'memory': '128Mi'}, 'limits': {'cpu': '500m', 'memory': '256Mi'}},
                  id='default-50m-128Mi-500m-256Mi'),
