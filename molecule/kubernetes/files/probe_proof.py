@@ -4,8 +4,9 @@ No cluster runs here, so each Deployment's pod is reproduced on the Docker
 engine from the manifests themselves: the same image, command and args,
 user, read-only root, dropped capabilities, environment from the rendered
 ConfigMap and Secret, the probe ConfigMap mounted where the pod mounts it,
-emptyDirs as tmpfs, and the pod-like hostname. A Redis container answers to
-the broker host of the Secret's URL. Then the probe commands and httpGet
+emptyDirs as tmpfs, and the pod-like hostname. A Redis container (a
+RabbitMQ one for an amqp:// URL) answers to the broker host of the
+Secret's URL. Then the probe commands and httpGet
 paths, taken from the manifests, must:
 
   succeed  against healthy containers (startup, readiness, liveness);
@@ -97,6 +98,8 @@ class Proof:
 
     def start_broker(self, url):
         parts = urlsplit(url)
+        if parts.scheme in ('amqp', 'pyamqp'):
+            return self.start_rabbitmq(parts)
         conf = os.path.join(self.tmp, 'redis.conf')
         with open(conf, 'w') as handle:
             handle.write('port %d\nrequirepass %s\nbind * -::*\nsave ""\n' % (parts.port or 6379, parts.password))
@@ -105,6 +108,24 @@ class Proof:
         docker('run', '-d', '--name', name, '--network', self.network, '--network-alias', parts.hostname,
                '--user', '10001:10001', '-v', '%s:/etc/proof-redis.conf:ro' % conf,
                '--entrypoint', 'redis-server', self.args.broker_image, '/etc/proof-redis.conf')
+        self.containers['broker'] = name
+        return name
+
+    def start_rabbitmq(self, parts):
+        """RabbitMQ (--rabbitmq-image) with the URL's user, password and vhost as its defaults."""
+        conf = os.path.join(self.tmp, 'rabbitmq.conf')
+        vhost = parts.path[1:] or '/'
+        with open(conf, 'w') as handle:
+            handle.write('listeners.tcp.default = %d\ndefault_user = %s\ndefault_pass = %s\ndefault_vhost = %s\n'
+                         'default_permissions.configure = .*\ndefault_permissions.read = .*\n'
+                         'default_permissions.write = .*\nlog.console = true\nlog.file = false\n'
+                         % (parts.port or 5672, parts.username, parts.password, vhost))
+        os.chmod(conf, 0o644)
+        name = '%s-broker' % self.prefix
+        docker('run', '-d', '--name', name, '--network', self.network, '--network-alias', parts.hostname,
+               '--hostname', 'proof-rabbit', '--tmpfs', '/var/log/rabbitmq:uid=999,gid=999',
+               '-e', 'RABBITMQ_CONFIG_FILE=/etc/proof-rabbitmq.conf', '-v', '%s:/etc/proof-rabbitmq.conf:ro' % conf,
+               self.args.rabbitmq_image)
         self.containers['broker'] = name
         return name
 
@@ -274,6 +295,8 @@ def main():
     parser.add_argument('--app', required=True, help='celery_app_name')
     parser.add_argument('--group', default='io', help='worker group to prove')
     parser.add_argument('--broker-image', required=True, help='an image with redis-server')
+    parser.add_argument('--rabbitmq-image', default='celeryops/rabbitmq:debian12',
+                        help='the RabbitMQ image, for amqp:// broker URLs')
     parser.add_argument('--prefix', default='celeryops-proof')
     parser.add_argument('--timeout', type=int, default=90, help='longest wait for one probe to pass')
     args = parser.parse_args()
