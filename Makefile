@@ -12,7 +12,7 @@ SCENARIOS ?= systemd compose kubernetes rabbitmq
 # make demo PLATFORM=compose: the demo as a Docker Compose project.
 PLATFORM ?= systemd
 
-.PHONY: help setup host venv wheelhouse images app-image k8s-tools link lint unit input sanity molecule demo-check bench bench-smoke docs faults break-checks test demo clean
+.PHONY: help setup host venv wheelhouse images app-image k8s-tools prometheus link lint unit input sanity molecule demo-check bench bench-smoke docs faults break-checks test demo clean
 
 help:
 	@echo "make demo   - set up this machine, deploy the demo app with the collection, answer a task"
@@ -61,7 +61,11 @@ lint: venv link
 	$(BIN)/ansible-lint --offline --profile production
 
 # The launcher tests run real workers on a throwaway redis-server.
-unit: venv link
+# promtool (Debian's prometheus, its service never started).
+prometheus:
+	scripts/ensure-prometheus.sh
+
+unit: venv link prometheus
 	scripts/ensure-redis.sh
 	cd $(COLLECTIONS)/ansible_collections/celeryops/deploy && $(BIN)/python -m pytest -q tests/unit
 
@@ -72,7 +76,7 @@ input: venv link
 sanity: venv
 	scripts/sanity.sh
 
-molecule: setup k8s-tools
+molecule: setup k8s-tools prometheus
 	SCENARIOS="$(SCENARIOS)" scripts/molecule.sh
 
 # The build/install check: the demo builds the tarball, installs it into an

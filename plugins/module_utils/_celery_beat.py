@@ -47,6 +47,7 @@ def resolve_beat(options):
     ``k8s_state_claim``, ``k8s_state_size``, ``k8s_storage_class``) and the
     errors of ``cronjobs`` (periodic tasks as CronJobs; ``app_name``)."""
     result = _resolve(options)
+    result['errors'] = result['errors'] + alert_task_errors(options.get('alert_tasks') or [])
     if options.get('platform') != 'kubernetes':
         return result
     replicas = 2 if (result['locking'] and options.get('allow_multiple')) else 1
@@ -192,4 +193,22 @@ def cronjob_errors(cronjobs, app_name):
                 errors.append('%s: %s must be a whole number of seconds, 1 or more' % (where, key))
         if job.get('queue') is not None and not re.match(r'^[A-Za-z0-9_.:-]+$', str(job.get('queue'))):
             errors.append('%s: queue must be a queue name' % where)
+    return errors
+
+
+def alert_task_errors(tasks):
+    """What is wrong with celery_beat_alert_tasks (each {task, every_s})."""
+    errors = []
+    if not isinstance(tasks, list):
+        return ['celery_beat_alert_tasks must be a list of {task, every_s}']
+    for index, item in enumerate(tasks):
+        where = 'celery_beat_alert_tasks[%d]' % index
+        if not isinstance(item, dict) or sorted(item) != ['every_s', 'task']:
+            errors.append('%s must have exactly the keys task and every_s' % where)
+            continue
+        if not re.match(r'^[A-Za-z_][A-Za-z0-9_.:]*$', str(item['task'])):
+            errors.append('%s: task must be the registered task name, such as shop.tasks.cleanup' % where)
+        every = item['every_s']
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            errors.append('%s: every_s must be the task\'s interval in whole seconds, 1 or more' % where)
     return errors

@@ -72,8 +72,8 @@ def result():
 
 
 def test_every_filter_is_wrapped():
-    assert result()['modules'] == 5
-    assert len(result()['filters']) == 18
+    assert result()['modules'] == 6
+    assert len(result()['filters']) == 19
     assert result()['unwrapped'] == []
 
 

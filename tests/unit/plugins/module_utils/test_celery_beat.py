@@ -148,3 +148,18 @@ def test_cronjob_errors_name_the_entry(job, fragment):
 def test_cronjob_names_are_unique():
     job = {'name': 'tick', 'task': 't', 'schedule': '@hourly'}
     assert any("name 'tick' is used twice" in error for error in k8s(cronjobs=[job, dict(job)])['errors'])
+
+
+@pytest.mark.parametrize('tasks, fragment', [
+    ([{'task': 'shop.tasks.tick'}], 'must have exactly the keys task and every_s'),
+    ([{'task': 'shop tasks', 'every_s': 60}], 'task must be the registered task name'),
+    ([{'task': 'shop.tasks.tick', 'every_s': 0}], 'every_s must be'),
+    ([{'task': 'shop.tasks.tick', 'every_s': '60'}], 'every_s must be'),
+])
+def test_alert_task_errors(tasks, fragment):
+    errors = cbt.resolve_beat({'alert_tasks': tasks})['errors']
+    assert any(error.startswith('celery_beat_alert_tasks[0]') and fragment in error for error in errors), errors
+
+
+def test_alert_tasks_that_are_right():
+    assert cbt.resolve_beat({'alert_tasks': [{'task': 'shop.tasks.tick', 'every_s': 60}]})['errors'] == []

@@ -1,0 +1,22 @@
+# -*- coding: utf-8 -*-
+# Copyright: celeryops.deploy developers
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+"""Filters for monitoring (docs beside this file, one .yml per filter)."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.celeryops.deploy.plugins.module_utils._celery_alerts import rules_for
+from ansible_collections.celeryops.deploy.plugins.plugin_utils._filter import filter_map
+
+
+def _rules(options, component):
+    return rules_for(component, options)
+
+
+class FilterModule(object):
+    """Monitoring filters of celeryops.deploy."""
+
+    def filters(self):
+        return filter_map(celery_prometheus_rules=_rules)

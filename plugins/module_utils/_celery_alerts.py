@@ -1,0 +1,238 @@
+# -*- coding: utf-8 -*-
+# Copyright: celeryops.deploy developers
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+"""Prometheus recording and alert rules for one Celery app.
+
+Each role renders the rules of what it deploys, one group per role, so a
+Prometheus that loads ``*.rules.yml`` gets them all:
+
+- workers: the live workers per group (those whose heartbeats Flower saw in
+  the last minute), the length of each queue (from the broker's exporter),
+  and the alerts on them: a group with fewer live workers than the inventory
+  deploys, a group's queues holding more than the plan's per-worker
+  threshold times its live workers for a while, a failure ratio above the
+  inventory's;
+- beat: a periodic task the inventory names that no worker received for
+  ``k`` of its intervals;
+- flower: Flower (the source of the worker metrics) not scraped.
+
+Why heartbeats and not ``flower_worker_online``: Flower sets that gauge to 0
+only on a worker-offline event, which a killed worker never sends; a
+worker's heartbeat counter stops growing whatever the death.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+
+# Scrape job names, shared with the scrape configuration.
+FLOWER_JOB = 'celery-%s-flower'
+BROKER_JOB = 'celery-%s-broker'
+# Worker node names: <group>@<host> (Compose, Kubernetes) or <group><n>@<host> (systemd).
+WORKER_NAME_RE = '%s[0-9]*@.+'
+
+
+def jobs(app):
+    return {'flower': FLOWER_JOB % app, 'broker': BROKER_JOB % app}
+
+
+def _quote(value):
+    return '"%s"' % str(value).replace('\\', '\\\\').replace('"', '\\"')
+
+
+def _alternation(names):
+    return '|'.join(re.escape(str(name)) for name in names)
+
+
+def _duration(seconds):
+    seconds = int(seconds)
+    if seconds % 3600 == 0:
+        return '%dh' % (seconds // 3600)
+    if seconds % 60 == 0:
+        return '%dm' % (seconds // 60)
+    return '%ds' % seconds
+
+
+def queue_length_rule(app, queues, broker):
+    """``celeryops:queue_length`` per queue, from the broker exporter's metric.
+
+    Redis (prometheus-redis-exporter with --check-single-keys): ``redis_key_size``
+    of the queue's list in the broker's database. RabbitMQ (its prometheus
+    plugin, per-object metrics): ``rabbitmq_queue_messages_ready`` in its vhost.
+    """
+    selector = 'job=%s' % _quote(BROKER_JOB % app)
+    names = _alternation(sorted(queues))
+    if broker.get('type') == 'rabbitmq':
+        expr = 'sum by (queue) (rabbitmq_queue_messages_ready{%s, vhost=%s, queue=~"%s"})' % (
+            selector, _quote(broker.get('vhost', '/')), names)
+    else:
+        expr = ('label_replace(max by (key) (redis_key_size{%s, db="db%d", key=~"%s"}),'
+                ' "queue", "$1", "key", "(.*)")' % (selector, int(broker.get('db', 0)), names))
+    return {'record': 'celeryops:queue_length', 'expr': expr, 'labels': {'app': app}}
+
+
+def worker_rules(app, groups, broker, options=None):
+    """The workers' group: recording rules and alerts.
+
+    ``groups``: resolved worker groups (name, queues, instances, and the
+    plan's ``autoscale_queue_length``: tasks one worker clears within the
+    wait target) with ``expected``, the workers the inventory deploys in all
+    (instances times hosts, or an autoscaler's minimum).
+    ``options``: ``backlog_for_s`` (600), ``failure_ratio`` (0.05),
+    ``failure_for_s`` (600), ``down_for_s`` (60).
+    """
+    options = options or {}
+    flower = _quote(FLOWER_JOB % app)
+    rules = []
+    queues = sorted(set(queue for group in groups for queue in group['queues']))
+    if queues:
+        rules.append(queue_length_rule(app, queues, broker))
+    for group in groups:
+        rules.append({
+            'record': 'celeryops:group_workers',
+            'expr': ('count(sum by (worker) (increase(flower_events_total{job=%s, type="worker-heartbeat",'
+                     ' worker=~"%s"}[1m])) > 0) or vector(0)' % (flower, WORKER_NAME_RE % re.escape(group['name']))),
+            'labels': {'app': app, 'group': group['name']},
+        })
+    down_for = _duration(options.get('down_for_s', 60))
+    for group in groups:
+        expected = int(group.get('expected') or group.get('instances') or 1)
+        rules.append({
+            'alert': 'CeleryWorkerDown',
+            'expr': 'celeryops:group_workers{app=%s, group=%s} < %d' % (_quote(app), _quote(group['name']), expected),
+            'for': down_for,
+            'labels': {'severity': 'critical', 'app': app, 'group': group['name']},
+            'annotations': {
+                'summary': 'Celery %s: worker group %s has {{ $value }} live workers of %d' % (
+                    app, group['name'], expected),
+                'description': ('Flower has seen no heartbeat for a minute from some workers of group %s (queues'
+                                ' %s). Run the celeryops.deploy.status playbook: it shows which instance is down'
+                                ' and its last error lines.' % (group['name'], ', '.join(group['queues']))),
+            },
+        })
+    backlog_for = _duration(options.get('backlog_for_s', 600))
+    for group in groups:
+        per_worker = int(group.get('autoscale_queue_length') or 0)
+        if per_worker < 1 or not group['queues']:
+            continue
+        rules.append({
+            'alert': 'CeleryQueueBacklog',
+            'expr': ('sum(celeryops:queue_length{app=%s, queue=~"%s"}) > on() %d * clamp_min(celeryops:group_workers'
+                     '{app=%s, group=%s}, 1)' % (_quote(app), _alternation(group['queues']), per_worker,
+                                                 _quote(app), _quote(group['name']))),
+            'for': backlog_for,
+            'labels': {'severity': 'warning', 'app': app, 'group': group['name']},
+            'annotations': {
+                'summary': 'Celery %s: queues %s hold more than %d tasks per live worker of group %s' % (
+                    app, ', '.join(group['queues']), per_worker, group['name']),
+                'description': ('{{ $value }} tasks wait in %s, more than the plan says %d live workers of group'
+                                ' %s clear within their wait target, for %s. Add instances, or look for stuck'
+                                ' workers (celeryops.deploy.status).' % (
+                                    ', '.join(group['queues']), per_worker, group['name'], backlog_for)),
+            },
+        })
+    ratio = float(options.get('failure_ratio', 0.05))
+    rules.append({
+        'alert': 'CeleryTaskFailureRatio',
+        'expr': ('sum(rate(flower_events_total{job=%s, type="task-failed"}[10m])) / sum(rate(flower_events_total'
+                 '{job=%s, type=~"task-succeeded|task-failed"}[10m])) > %s' % (flower, flower, _number(ratio))),
+        'for': _duration(options.get('failure_for_s', 600)),
+        'labels': {'severity': 'warning', 'app': app},
+        'annotations': {
+            'summary': 'Celery %s: {{ $value | humanizePercentage }} of tasks fail' % app,
+            'description': 'More than %s of the tasks that ended in the last 10 minutes failed.' % (
+                '%g%%' % (ratio * 100)),
+        },
+    })
+    return {'name': 'celery-%s-workers' % app, 'rules': rules}
+
+
+def _number(value):
+    return ('%.6f' % value).rstrip('0').rstrip('.')
+
+
+# The shortest window of the beat alert: increase() needs several scrapes in
+# it (one a minute is Prometheus's default), or a healthy task looks silent.
+MIN_BEAT_WINDOW_S = 300
+
+
+def beat_rules(app, tasks, missed=3):
+    """The beat group: a named periodic task no worker received for ``missed``
+    intervals (or MIN_BEAT_WINDOW_S, whichever is longer).
+
+    ``tasks``: [{task, every_s}] (celery_beat_alert_tasks). Before the first
+    window after Prometheus starts it would fire; ``for`` holds it that long,
+    so a fresh deploy does not page.
+    """
+    flower = _quote(FLOWER_JOB % app)
+    rules = []
+    for item in tasks:
+        window = _duration(max(int(item['every_s']) * int(missed), MIN_BEAT_WINDOW_S))
+        rules.append({
+            'alert': 'CeleryBeatNotFiring',
+            'expr': ('(sum(increase(flower_events_total{job=%s, type="task-received", task=%s}[%s])) or vector(0))'
+                     ' < 1' % (flower, _quote(item['task']), window)),
+            'for': window,
+            'labels': {'severity': 'critical', 'app': app, 'task': str(item['task'])},
+            'annotations': {
+                'summary': 'Celery %s: periodic task %s did not run for %s' % (app, item['task'], window),
+                'description': ('No worker received %s for %d of its %d s intervals: beat is down, holds no lock,'
+                                ' or its schedule lost the task (celeryops.deploy.status shows beat\'s last run).'
+                                % (item['task'], int(missed), int(item['every_s']))),
+            },
+        })
+    return {'name': 'celery-%s-beat' % app, 'rules': rules}
+
+
+def flower_rules(app, down_for_s=120):
+    """The flower group: Flower not scraped (then the worker alerts go blind)."""
+    job = _quote(FLOWER_JOB % app)
+    return {'name': 'celery-%s-flower' % app, 'rules': [{
+        'alert': 'CeleryFlowerDown',
+        'expr': 'up{job=%s} == 0 or absent(up{job=%s})' % (job, job),
+        'for': _duration(down_for_s),
+        'labels': {'severity': 'critical', 'app': app},
+        'annotations': {
+            'summary': 'Celery %s: Prometheus cannot scrape Flower' % app,
+            'description': ('Flower is down or refuses the scrape (check its credentials file); the worker alerts'
+                            ' of %s see nothing until it is back.' % app),
+        },
+    }]}
+
+
+def rules_file(group):
+    """A Prometheus rules file body holding one group."""
+    return {'groups': [group]}
+
+
+def rules_for(component, options):
+    """The rules file of one role (``worker``, ``beat`` or ``flower``) from the roles' options.
+
+    ``options``: ``app``; worker: ``groups`` (resolved), ``hosts`` (hosts
+    that run them: the expected workers are instances times hosts),
+    ``broker_url``, ``failure_ratio``, ``backlog_for_s``; beat: ``tasks``,
+    ``missed``.
+    """
+    from urllib.parse import unquote
+    from ansible_collections.celeryops.deploy.plugins.module_utils._celery_broker import broker_endpoint
+    app = options['app']
+    if component == 'worker':
+        url = str(options.get('broker_url') or '').split(';', 1)[0]
+        broker = broker_endpoint(url)
+        if broker['type'] == 'rabbitmq':
+            path = url.split('//', 1)[-1].split('/', 1)
+            broker['vhost'] = unquote(path[1].split('?', 1)[0]) if len(path) > 1 and path[1] else '/'
+        hosts = max(1, int(options.get('hosts') or 1))
+        groups = [dict(group, expected=int(group.get('instances') or 1) * hosts) for group in options['groups']]
+        group = worker_rules(app, groups, broker, {
+            'failure_ratio': options.get('failure_ratio', 0.05),
+            'backlog_for_s': options.get('backlog_for_s', 600)})
+    elif component == 'beat':
+        group = beat_rules(app, options.get('tasks') or [], options.get('missed', 3))
+    elif component == 'flower':
+        group = flower_rules(app)
+    else:
+        raise ValueError('unknown rules component %r' % (component,))
+    return rules_file(group)

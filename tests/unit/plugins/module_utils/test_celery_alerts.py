@@ -1,0 +1,170 @@
+# -*- coding: utf-8 -*-
+"""The alert rules: valid for promtool, and each alert fires on its fault and stays quiet when healthy.
+
+``promtool test rules`` evaluates the rules the roles render against
+synthetic series shaped like Flower's and the broker exporters' metrics.
+The annotations are dropped from the copy under test (promtool compares
+them word for word); ``promtool check rules`` checks them, templates
+included, on the rendered file.
+"""
+
+import copy
+import shutil
+import subprocess
+
+import pytest
+import yaml
+
+from ansible_collections.celeryops.deploy.plugins.module_utils import _celery_alerts as ca
+
+APP = 'shop'
+FLOWER = 'celery-shop-flower'
+BROKER = 'celery-shop-broker'
+GROUPS = [
+    {'name': 'io', 'queues': ['io'], 'expected': 2, 'autoscale_queue_length': 40},
+    {'name': 'cpu', 'queues': ['cpu', 'celery'], 'expected': 1, 'autoscale_queue_length': 10},
+]
+TICK = 'shop.tasks.tick'
+
+
+@pytest.fixture(scope='module')
+def promtool():
+    path = shutil.which('promtool')
+    if not path:
+        pytest.fail('promtool is not installed (make unit installs Debian\'s prometheus)')
+    return path
+
+
+def groups(broker=None):
+    return [ca.worker_rules(APP, GROUPS, broker or {'type': 'redis', 'db': 0}),
+            ca.beat_rules(APP, [{'task': TICK, 'every_s': 60}]),
+            ca.flower_rules(APP)]
+
+
+def write_rules(tmp_path, rule_groups, annotations=True):
+    paths = []
+    for group in rule_groups:
+        group = copy.deepcopy(group)
+        if not annotations:
+            for rule in group['rules']:
+                rule.pop('annotations', None)
+        path = tmp_path / ('%s.rules.yml' % group['name'])
+        path.write_text(yaml.safe_dump(ca.rules_file(group), sort_keys=False))
+        paths.append(path)
+    return paths
+
+
+def test_promtool_checks_the_rules(tmp_path, promtool):
+    for broker in ({'type': 'redis', 'db': 3}, {'type': 'rabbitmq', 'vhost': 'shop'}):
+        paths = write_rules(tmp_path, groups(broker))
+        proc = subprocess.run([promtool, 'check', 'rules'] + [str(path) for path in paths],
+                              capture_output=True, text=True, timeout=60, check=False)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert 'SUCCESS' in proc.stdout
+
+
+def heartbeats(worker, stop_after=None, samples=120):
+    """A worker's heartbeat counter (one every 2 s, scraped every 15 s); flat from ``stop_after`` samples."""
+    if stop_after is None:
+        values = '0+7x%d' % samples
+    else:
+        values = '0+7x%d %d+0x%d' % (stop_after, 7 * stop_after, samples - stop_after)
+    return {'series': 'flower_events_total{job="%s", type="worker-heartbeat", worker="%s", task=""}' % (
+        FLOWER, worker), 'values': values}
+
+
+def healthy_series(**faults):
+    """A healthy app (2 io workers, 1 cpu worker, short queues, 1 % failures, a tick a minute)
+    unless ``faults`` say otherwise."""
+    series = [
+        heartbeats('io1@web1', faults.get('io_stops_after')),
+        heartbeats('io2@web1'),
+        heartbeats('cpu1@web1'),
+        {'series': 'redis_key_size{job="%s", db="db0", key="io"}' % BROKER,
+         'values': '%d+0x120' % faults.get('io_queue', 5)},
+        {'series': 'redis_key_size{job="%s", db="db0", key="cpu"}' % BROKER, 'values': '2+0x120'},
+        {'series': 'flower_events_total{job="%s", type="task-succeeded", worker="io1@web1", task="t"}' % FLOWER,
+         'values': '0+99x120'},
+        {'series': 'flower_events_total{job="%s", type="task-failed", worker="io1@web1", task="t"}' % FLOWER,
+         'values': '0+%dx120' % faults.get('failed_per_scrape', 1)},
+        {'series': 'up{job="%s"}' % FLOWER, 'values': faults.get('flower_up', '1+0x120')},
+    ]
+    if faults.get('tick', True):
+        series.append({'series': 'flower_events_total{job="%s", type="task-received", worker="cpu1@web1",'
+                                 ' task="%s"}' % (FLOWER, TICK), 'values': '0+0.25x120'})
+    else:
+        series.append({'series': 'flower_events_total{job="%s", type="task-received", worker="cpu1@web1",'
+                                 ' task="%s"}' % (FLOWER, TICK), 'values': '0+0.25x20 5+0x100'})
+    return series
+
+
+ALERTS = ('CeleryWorkerDown', 'CeleryQueueBacklog', 'CeleryTaskFailureRatio', 'CeleryBeatNotFiring',
+          'CeleryFlowerDown')
+
+
+def quiet(eval_time, names=ALERTS):
+    return [{'eval_time': eval_time, 'alertname': name, 'exp_alerts': []} for name in names]
+
+
+CASES = {
+    # Everything healthy: nothing fires at any time checked.
+    'healthy': (healthy_series(), quiet('5m') + quiet('15m') + quiet('29m')),
+    # io1 stops at 5 m: the io group is short one worker; cpu is fine.
+    'worker down': (healthy_series(io_stops_after=20), quiet('5m', ['CeleryWorkerDown']) + [
+        {'eval_time': '8m', 'alertname': 'CeleryWorkerDown', 'exp_alerts': [
+            {'exp_labels': {'severity': 'critical', 'app': APP, 'group': 'io'}}]}]),
+    # 500 tasks in io, more than 40 per live io worker (2), for 10 minutes;
+    # 70 would be under the threshold and must not fire.
+    'backlog': (healthy_series(io_queue=500), quiet('9m', ['CeleryQueueBacklog']) + [
+        {'eval_time': '12m', 'alertname': 'CeleryQueueBacklog', 'exp_alerts': [
+            {'exp_labels': {'severity': 'warning', 'app': APP, 'group': 'io'}}]}]),
+    'backlog under the threshold': (healthy_series(io_queue=70), quiet('15m', ['CeleryQueueBacklog'])),
+    # io1 down and 60 waiting: the threshold follows the live workers (40 x 1).
+    'backlog with a worker down': (healthy_series(io_queue=60, io_stops_after=4),
+                                   quiet('5m', ['CeleryQueueBacklog']) + [
+        {'eval_time': '13m', 'alertname': 'CeleryQueueBacklog', 'exp_alerts': [
+            {'exp_labels': {'severity': 'warning', 'app': APP, 'group': 'io'}}]}]),
+    # 20 failed for 99 succeeded: 17 % > 5 %.
+    'failures': (healthy_series(failed_per_scrape=20), quiet('9m', ['CeleryTaskFailureRatio']) + [
+        {'eval_time': '21m', 'alertname': 'CeleryTaskFailureRatio', 'exp_alerts': [
+            {'exp_labels': {'severity': 'warning', 'app': APP}}]}]),
+    # The tick (every minute) stops at 5 m: 3 missed intervals are under the
+    # 5-minute floor, so 5 m without one, then held 5 m.
+    'beat stops': (healthy_series(tick=False), quiet('13m', ['CeleryBeatNotFiring']) + [
+        {'eval_time': '17m', 'alertname': 'CeleryBeatNotFiring', 'exp_alerts': [
+            {'exp_labels': {'severity': 'critical', 'app': APP, 'task': TICK}}]}]),
+    # Flower's scrape fails from 5 m.
+    'flower down': (healthy_series(flower_up='1+0x20 0+0x100'), quiet('6m', ['CeleryFlowerDown']) + [
+        {'eval_time': '8m', 'alertname': 'CeleryFlowerDown', 'exp_alerts': [
+            {'exp_labels': {'severity': 'critical', 'app': APP, 'job': FLOWER}}]}]),
+}
+
+
+@pytest.mark.parametrize('case', sorted(CASES))
+def test_alerts_fire_on_their_fault_only(tmp_path, promtool, case):
+    series, checks = CASES[case]
+    paths = write_rules(tmp_path, groups(), annotations=False)
+    tests = {'rule_files': [path.name for path in paths], 'evaluation_interval': '15s',
+             'tests': [{'interval': '15s', 'input_series': series, 'alert_rule_test': checks}]}
+    test_file = tmp_path / 'tests.yml'
+    test_file.write_text(yaml.safe_dump(tests, sort_keys=False))
+    proc = subprocess.run([promtool, 'test', 'rules', str(test_file)], capture_output=True, text=True,
+                          timeout=60, check=False, cwd=str(tmp_path))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_rabbitmq_queue_lengths_come_from_the_plugin_in_the_vhost():
+    rule = ca.queue_length_rule(APP, ['io', 'celery'], {'type': 'rabbitmq', 'vhost': 'shop'})
+    assert rule['expr'] == ('sum by (queue) (rabbitmq_queue_messages_ready{job="celery-shop-broker",'
+                            ' vhost="shop", queue=~"celery|io"})')
+
+
+def test_a_group_without_a_plan_threshold_has_no_backlog_alert():
+    rules = ca.worker_rules(APP, [{'name': 'io', 'queues': ['io'], 'expected': 1}], {'type': 'redis'})['rules']
+    assert [rule.get('alert') for rule in rules if 'alert' in rule] == ['CeleryWorkerDown', 'CeleryTaskFailureRatio']
+
+
+@pytest.mark.parametrize('every_s, missed, window', [(2, 3, '5m'), (60, 3, '5m'), (600, 3, '30m'), (3600, 2, '2h')])
+def test_beat_window_is_missed_intervals_at_least_five_minutes(every_s, missed, window):
+    (rule,) = ca.beat_rules(APP, [{'task': TICK, 'every_s': every_s}], missed)['rules']
+    assert rule['for'] == window and rule['expr'].endswith('[%s])) or vector(0)) < 1' % window)
