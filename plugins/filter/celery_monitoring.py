@@ -7,16 +7,16 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.celeryops.deploy.plugins.module_utils._celery_alerts import rules_for
+from ansible_collections.celeryops.deploy.plugins.module_utils._celery_alerts import files_for
 from ansible_collections.celeryops.deploy.plugins.plugin_utils._filter import filter_map
 
 
-def _rules(options, component):
-    return rules_for(component, options)
+def _files(options, component):
+    return files_for(component, options)
 
 
 class FilterModule(object):
     """Monitoring filters of celeryops.deploy."""
 
     def filters(self):
-        return filter_map(celery_prometheus_rules=_rules)
+        return filter_map(celery_prometheus_files=_files)

@@ -6,8 +6,7 @@
 Each role renders the rules of what it deploys, one group per role, so a
 Prometheus that loads ``*.rules.yml`` gets them all:
 
-- workers: the live workers per group (those whose heartbeats Flower saw in
-  the last minute), the length of each queue (from the broker's exporter),
+- workers: the live workers per group (those Flower lists as online), the length of each queue (from the broker's exporter),
   and the alerts on them: a group with fewer live workers than the inventory
   deploys, a group's queues holding more than the plan's per-worker
   threshold times its live workers for a while, a failure ratio above the
@@ -16,9 +15,13 @@ Prometheus that loads ``*.rules.yml`` gets them all:
   ``k`` of its intervals;
 - flower: Flower (the source of the worker metrics) not scraped.
 
-Why heartbeats and not ``flower_worker_online``: Flower sets that gauge to 0
-only on a worker-offline event, which a killed worker never sends; a
-worker's heartbeat counter stops growing whatever the death.
+Live workers are the ``flower_worker_online`` series at 1. A worker that
+stops cleanly sends worker-offline (Flower sets 0); one that dies or hangs
+sends nothing, and its series stays at 1 until Flower forgets it:
+``--purge_offline_workers`` seconds after its heartbeats stopped (Flower
+drops an offline worker's metrics on the next scrape), which is why the
+roles' default for celery_flower_purge_offline_workers is 60 and the alert
+needs it set. Flower does not count heartbeats in ``flower_events_total``.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -27,15 +30,22 @@ __metaclass__ = type
 
 import re
 
-# Scrape job names, shared with the scrape configuration.
-FLOWER_JOB = 'celery-%s-flower'
-BROKER_JOB = 'celery-%s-broker'
+# The target labels every scrape of the app's Flower and broker exporter
+# carries (the scrape configuration sets them, whatever the job is called):
+# the rules select by them.
+APP_LABEL = 'celeryops_app'
+COMPONENT_LABEL = 'celeryops_component'
 # Worker node names: <group>@<host> (Compose, Kubernetes) or <group><n>@<host> (systemd).
 WORKER_NAME_RE = '%s[0-9]*@.+'
 
 
-def jobs(app):
-    return {'flower': FLOWER_JOB % app, 'broker': BROKER_JOB % app}
+def target_labels(app, component):
+    """The labels the scrape configuration gives the targets of ``component`` (flower, broker)."""
+    return {APP_LABEL: app, COMPONENT_LABEL: component}
+
+
+def _selector(app, component):
+    return '%s=%s, %s=%s' % (APP_LABEL, _quote(app), COMPONENT_LABEL, _quote(component))
 
 
 def _quote(value):
@@ -62,7 +72,7 @@ def queue_length_rule(app, queues, broker):
     of the queue's list in the broker's database. RabbitMQ (its prometheus
     plugin, per-object metrics): ``rabbitmq_queue_messages_ready`` in its vhost.
     """
-    selector = 'job=%s' % _quote(BROKER_JOB % app)
+    selector = _selector(app, 'broker')
     names = _alternation(sorted(queues))
     if broker.get('type') == 'rabbitmq':
         expr = 'sum by (queue) (rabbitmq_queue_messages_ready{%s, vhost=%s, queue=~"%s"})' % (
@@ -84,7 +94,7 @@ def worker_rules(app, groups, broker, options=None):
     ``failure_for_s`` (600), ``down_for_s`` (60).
     """
     options = options or {}
-    flower = _quote(FLOWER_JOB % app)
+    flower = _selector(app, 'flower')
     rules = []
     queues = sorted(set(queue for group in groups for queue in group['queues']))
     if queues:
@@ -92,8 +102,8 @@ def worker_rules(app, groups, broker, options=None):
     for group in groups:
         rules.append({
             'record': 'celeryops:group_workers',
-            'expr': ('count(sum by (worker) (increase(flower_events_total{job=%s, type="worker-heartbeat",'
-                     ' worker=~"%s"}[1m])) > 0) or vector(0)' % (flower, WORKER_NAME_RE % re.escape(group['name']))),
+            'expr': ('count(flower_worker_online{%s, worker=~"%s"} == 1) or vector(0)'
+                     % (flower, WORKER_NAME_RE % re.escape(group['name']))),
             'labels': {'app': app, 'group': group['name']},
         })
     down_for = _duration(options.get('down_for_s', 60))
@@ -107,9 +117,10 @@ def worker_rules(app, groups, broker, options=None):
             'annotations': {
                 'summary': 'Celery %s: worker group %s has {{ $value }} live workers of %d' % (
                     app, group['name'], expected),
-                'description': ('Flower has seen no heartbeat for a minute from some workers of group %s (queues'
-                                ' %s). Run the celeryops.deploy.status playbook: it shows which instance is down'
-                                ' and its last error lines.' % (group['name'], ', '.join(group['queues']))),
+                'description': ('Flower lists fewer workers of group %s (queues %s) online than it deploys: one'
+                                ' stopped, or sent no heartbeat for celery_flower_purge_offline_workers seconds.'
+                                ' Run the celeryops.deploy.status playbook: it shows which instance is down and'
+                                ' its last error lines.' % (group['name'], ', '.join(group['queues']))),
             },
         })
     backlog_for = _duration(options.get('backlog_for_s', 600))
@@ -136,8 +147,8 @@ def worker_rules(app, groups, broker, options=None):
     ratio = float(options.get('failure_ratio', 0.05))
     rules.append({
         'alert': 'CeleryTaskFailureRatio',
-        'expr': ('sum(rate(flower_events_total{job=%s, type="task-failed"}[10m])) / sum(rate(flower_events_total'
-                 '{job=%s, type=~"task-succeeded|task-failed"}[10m])) > %s' % (flower, flower, _number(ratio))),
+        'expr': ('sum(rate(flower_events_total{%s, type="task-failed"}[10m])) / sum(rate(flower_events_total'
+                 '{%s, type=~"task-succeeded|task-failed"}[10m])) > %s' % (flower, flower, _number(ratio))),
         'for': _duration(options.get('failure_for_s', 600)),
         'labels': {'severity': 'warning', 'app': app},
         'annotations': {
@@ -166,13 +177,13 @@ def beat_rules(app, tasks, missed=3):
     window after Prometheus starts it would fire; ``for`` holds it that long,
     so a fresh deploy does not page.
     """
-    flower = _quote(FLOWER_JOB % app)
+    flower = _selector(app, 'flower')
     rules = []
     for item in tasks:
         window = _duration(max(int(item['every_s']) * int(missed), MIN_BEAT_WINDOW_S))
         rules.append({
             'alert': 'CeleryBeatNotFiring',
-            'expr': ('(sum(increase(flower_events_total{job=%s, type="task-received", task=%s}[%s])) or vector(0))'
+            'expr': ('(sum(increase(flower_events_total{%s, type="task-received", task=%s}[%s])) or vector(0))'
                      ' < 1' % (flower, _quote(item['task']), window)),
             'for': window,
             'labels': {'severity': 'critical', 'app': app, 'task': str(item['task'])},
@@ -188,10 +199,10 @@ def beat_rules(app, tasks, missed=3):
 
 def flower_rules(app, down_for_s=120):
     """The flower group: Flower not scraped (then the worker alerts go blind)."""
-    job = _quote(FLOWER_JOB % app)
+    flower = _selector(app, 'flower')
     return {'name': 'celery-%s-flower' % app, 'rules': [{
         'alert': 'CeleryFlowerDown',
-        'expr': 'up{job=%s} == 0 or absent(up{job=%s})' % (job, job),
+        'expr': 'up{%s} == 0 or absent(up{%s})' % (flower, flower),
         'for': _duration(down_for_s),
         'labels': {'severity': 'critical', 'app': app},
         'annotations': {
@@ -205,6 +216,23 @@ def flower_rules(app, down_for_s=120):
 def rules_file(group):
     """A Prometheus rules file body holding one group."""
     return {'groups': [group]}
+
+
+def files_for(component, options):
+    """What one role writes into celery_prometheus_dir: {file name: body}.
+
+    Every role: its rules (celery-<app>-<component>.rules.yml). Flower on a
+    host (systemd, Compose) also its scrape targets
+    (celery-<app>-flower.targets.yml, for a file_sd job); on Kubernetes the
+    cluster's Prometheus finds Flower's Service itself.
+    """
+    app = options['app']
+    files = {'celery-%s-%s.rules.yml' % (app, component): rules_for(component, options)}
+    if component == 'flower' and options.get('platform') != 'kubernetes':
+        files['celery-%s-flower.targets.yml' % app] = flower_targets(
+            app, options.get('address'), options.get('port', 5555), options.get('url_prefix', ''),
+            options.get('host', ''))
+    return files
 
 
 def rules_for(component, options):
@@ -236,3 +264,21 @@ def rules_for(component, options):
     else:
         raise ValueError('unknown rules component %r' % (component,))
     return rules_file(group)
+
+
+def flower_targets(app, address, port, url_prefix='', host=''):
+    """Prometheus file_sd targets of the app's Flower, with the labels the rules select by.
+
+    ``address`` is where Flower listens (celery_flower_address); a wildcard
+    one is scraped at ``host`` (the inventory's address of the Flower host),
+    a loopback one only from that host, as it is. The metrics path follows
+    the URL prefix (``__metrics_path__``).
+    """
+    address = str(address or '127.0.0.1')
+    if address in ('0.0.0.0', '::', '[::]'):
+        address = host or '127.0.0.1'
+    if ':' in address and not address.startswith('['):
+        address = '[%s]' % address
+    prefix = str(url_prefix or '').strip('/')
+    labels = dict(target_labels(app, 'flower'), __metrics_path__='/%s/metrics' % prefix if prefix else '/metrics')
+    return [{'targets': ['%s:%d' % (address, int(port))], 'labels': labels}]

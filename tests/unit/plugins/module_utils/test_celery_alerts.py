@@ -18,8 +18,8 @@ import yaml
 from ansible_collections.celeryops.deploy.plugins.module_utils import _celery_alerts as ca
 
 APP = 'shop'
-FLOWER = 'celery-shop-flower'
-BROKER = 'celery-shop-broker'
+FLOWER = 'celeryops_app="shop", celeryops_component="flower"'
+BROKER = 'celeryops_app="shop", celeryops_component="broker"'
 GROUPS = [
     {'name': 'io', 'queues': ['io'], 'expected': 2, 'autoscale_queue_length': 40},
     {'name': 'cpu', 'queues': ['cpu', 'celery'], 'expected': 1, 'autoscale_queue_length': 10},
@@ -63,37 +63,40 @@ def test_promtool_checks_the_rules(tmp_path, promtool):
         assert 'SUCCESS' in proc.stdout
 
 
-def heartbeats(worker, stop_after=None, samples=120):
-    """A worker's heartbeat counter (one every 2 s, scraped every 15 s); flat from ``stop_after`` samples."""
-    if stop_after is None:
-        values = '0+7x%d' % samples
+def online(worker, stop=None, samples=120):
+    """Flower's flower_worker_online for a worker, scraped every 15 s. ``stop``:
+    ('offline', n) - a clean stop after n samples (worker-offline: 0);
+    ('purged', n) - a dead worker forgotten after n samples (the series goes stale)."""
+    if stop is None:
+        values = '1+0x%d' % samples
+    elif stop[0] == 'offline':
+        values = '1+0x%d 0+0x%d' % (stop[1], samples - stop[1])
     else:
-        values = '0+7x%d %d+0x%d' % (stop_after, 7 * stop_after, samples - stop_after)
-    return {'series': 'flower_events_total{job="%s", type="worker-heartbeat", worker="%s", task=""}' % (
-        FLOWER, worker), 'values': values}
+        values = '1+0x%d stale' % stop[1]
+    return {'series': 'flower_worker_online{%s, worker="%s"}' % (FLOWER, worker), 'values': values}
 
 
 def healthy_series(**faults):
     """A healthy app (2 io workers, 1 cpu worker, short queues, 1 % failures, a tick a minute)
     unless ``faults`` say otherwise."""
     series = [
-        heartbeats('io1@web1', faults.get('io_stops_after')),
-        heartbeats('io2@web1'),
-        heartbeats('cpu1@web1'),
-        {'series': 'redis_key_size{job="%s", db="db0", key="io"}' % BROKER,
+        online('io1@web1', faults.get('io_stops')),
+        online('io2@web1'),
+        online('cpu1@web1'),
+        {'series': 'redis_key_size{%s, db="db0", key="io"}' % BROKER,
          'values': '%d+0x120' % faults.get('io_queue', 5)},
-        {'series': 'redis_key_size{job="%s", db="db0", key="cpu"}' % BROKER, 'values': '2+0x120'},
-        {'series': 'flower_events_total{job="%s", type="task-succeeded", worker="io1@web1", task="t"}' % FLOWER,
+        {'series': 'redis_key_size{%s, db="db0", key="cpu"}' % BROKER, 'values': '2+0x120'},
+        {'series': 'flower_events_total{%s, type="task-succeeded", worker="io1@web1", task="t"}' % FLOWER,
          'values': '0+99x120'},
-        {'series': 'flower_events_total{job="%s", type="task-failed", worker="io1@web1", task="t"}' % FLOWER,
+        {'series': 'flower_events_total{%s, type="task-failed", worker="io1@web1", task="t"}' % FLOWER,
          'values': '0+%dx120' % faults.get('failed_per_scrape', 1)},
-        {'series': 'up{job="%s"}' % FLOWER, 'values': faults.get('flower_up', '1+0x120')},
+        {'series': 'up{%s, job="whatever-it-is-called"}' % FLOWER, 'values': faults.get('flower_up', '1+0x120')},
     ]
     if faults.get('tick', True):
-        series.append({'series': 'flower_events_total{job="%s", type="task-received", worker="cpu1@web1",'
+        series.append({'series': 'flower_events_total{%s, type="task-received", worker="cpu1@web1",'
                                  ' task="%s"}' % (FLOWER, TICK), 'values': '0+0.25x120'})
     else:
-        series.append({'series': 'flower_events_total{job="%s", type="task-received", worker="cpu1@web1",'
+        series.append({'series': 'flower_events_total{%s, type="task-received", worker="cpu1@web1",'
                                  ' task="%s"}' % (FLOWER, TICK), 'values': '0+0.25x20 5+0x100'})
     return series
 
@@ -109,9 +112,14 @@ def quiet(eval_time, names=ALERTS):
 CASES = {
     # Everything healthy: nothing fires at any time checked.
     'healthy': (healthy_series(), quiet('5m') + quiet('15m') + quiet('29m')),
-    # io1 stops at 5 m: the io group is short one worker; cpu is fine.
-    'worker down': (healthy_series(io_stops_after=20), quiet('5m', ['CeleryWorkerDown']) + [
-        {'eval_time': '8m', 'alertname': 'CeleryWorkerDown', 'exp_alerts': [
+    # io1 forgotten by Flower at 5 m (died, then purged): the io group is
+    # short one worker; cpu is fine.
+    'worker died': (healthy_series(io_stops=('purged', 20)), quiet('5m', ['CeleryWorkerDown']) + [
+        {'eval_time': '7m', 'alertname': 'CeleryWorkerDown', 'exp_alerts': [
+            {'exp_labels': {'severity': 'critical', 'app': APP, 'group': 'io'}}]}]),
+    # io1 stopped cleanly at 5 m (Flower sets 0).
+    'worker stopped': (healthy_series(io_stops=('offline', 20)), quiet('5m', ['CeleryWorkerDown']) + [
+        {'eval_time': '7m', 'alertname': 'CeleryWorkerDown', 'exp_alerts': [
             {'exp_labels': {'severity': 'critical', 'app': APP, 'group': 'io'}}]}]),
     # 500 tasks in io, more than 40 per live io worker (2), for 10 minutes;
     # 70 would be under the threshold and must not fire.
@@ -120,7 +128,7 @@ CASES = {
             {'exp_labels': {'severity': 'warning', 'app': APP, 'group': 'io'}}]}]),
     'backlog under the threshold': (healthy_series(io_queue=70), quiet('15m', ['CeleryQueueBacklog'])),
     # io1 down and 60 waiting: the threshold follows the live workers (40 x 1).
-    'backlog with a worker down': (healthy_series(io_queue=60, io_stops_after=4),
+    'backlog with a worker down': (healthy_series(io_queue=60, io_stops=('purged', 4)),
                                    quiet('5m', ['CeleryQueueBacklog']) + [
         {'eval_time': '13m', 'alertname': 'CeleryQueueBacklog', 'exp_alerts': [
             {'exp_labels': {'severity': 'warning', 'app': APP, 'group': 'io'}}]}]),
@@ -136,7 +144,8 @@ CASES = {
     # Flower's scrape fails from 5 m.
     'flower down': (healthy_series(flower_up='1+0x20 0+0x100'), quiet('6m', ['CeleryFlowerDown']) + [
         {'eval_time': '8m', 'alertname': 'CeleryFlowerDown', 'exp_alerts': [
-            {'exp_labels': {'severity': 'critical', 'app': APP, 'job': FLOWER}}]}]),
+            {'exp_labels': {'severity': 'critical', 'app': APP, 'job': 'whatever-it-is-called',
+                            'celeryops_app': APP, 'celeryops_component': 'flower'}}]}]),
 }
 
 
@@ -155,8 +164,8 @@ def test_alerts_fire_on_their_fault_only(tmp_path, promtool, case):
 
 def test_rabbitmq_queue_lengths_come_from_the_plugin_in_the_vhost():
     rule = ca.queue_length_rule(APP, ['io', 'celery'], {'type': 'rabbitmq', 'vhost': 'shop'})
-    assert rule['expr'] == ('sum by (queue) (rabbitmq_queue_messages_ready{job="celery-shop-broker",'
-                            ' vhost="shop", queue=~"celery|io"})')
+    assert rule['expr'] == ('sum by (queue) (rabbitmq_queue_messages_ready{celeryops_app="shop",'
+                            ' celeryops_component="broker", vhost="shop", queue=~"celery|io"})')
 
 
 def test_a_group_without_a_plan_threshold_has_no_backlog_alert():
@@ -168,3 +177,39 @@ def test_a_group_without_a_plan_threshold_has_no_backlog_alert():
 def test_beat_window_is_missed_intervals_at_least_five_minutes(every_s, missed, window):
     (rule,) = ca.beat_rules(APP, [{'task': TICK, 'every_s': every_s}], missed)['rules']
     assert rule['for'] == window and rule['expr'].endswith('[%s])) or vector(0)) < 1' % window)
+
+
+@pytest.mark.parametrize('address, host, prefix, target, path', [
+    ('127.0.0.1', 'web1', '', '127.0.0.1:5555', '/metrics'),
+    ('0.0.0.0', 'web1.example.com', 'flower', 'web1.example.com:5555', '/flower/metrics'),
+    ('::', '', '/ops/flower/', '127.0.0.1:5555', '/ops/flower/metrics'),
+    ('fd00::5', 'web1', '', '[fd00::5]:5555', '/metrics'),
+])
+def test_flower_targets_for_file_sd(address, host, prefix, target, path):
+    files = ca.files_for('flower', {'app': APP, 'address': address, 'port': 5555, 'url_prefix': prefix,
+                                    'host': host})
+    assert sorted(files) == ['celery-shop-flower.rules.yml', 'celery-shop-flower.targets.yml']
+    assert files['celery-shop-flower.targets.yml'] == [{'targets': [target], 'labels': {
+        'celeryops_app': APP, 'celeryops_component': 'flower', '__metrics_path__': path}}]
+
+
+def test_no_flower_targets_on_kubernetes():
+    files = ca.files_for('flower', {'app': APP, 'platform': 'kubernetes', 'address': '0.0.0.0', 'port': 5555})
+    assert sorted(files) == ['celery-shop-flower.rules.yml']
+
+
+def test_promtool_accepts_a_file_sd_job_on_the_targets(tmp_path, promtool):
+    """The scrape job the README gives, on the targets file and the rules the roles write."""
+    options = {'app': APP, 'address': '0.0.0.0', 'port': 5555, 'url_prefix': 'flower', 'host': 'web1'}
+    for name, body in ca.files_for('flower', options).items():
+        (tmp_path / name).write_text(yaml.safe_dump(body))
+    (tmp_path / 'flower.password').write_text('your_flower_password_here\n')
+    config = {'rule_files': [str(tmp_path / '*.rules.yml')], 'scrape_configs': [{
+        'job_name': 'celery-flower',
+        'basic_auth': {'username': 'prometheus', 'password_file': str(tmp_path / 'flower.password')},
+        'file_sd_configs': [{'files': [str(tmp_path / '*-flower.targets.yml')]}]}]}
+    (tmp_path / 'prometheus.yml').write_text(yaml.safe_dump(config))
+    proc = subprocess.run([promtool, 'check', 'config', str(tmp_path / 'prometheus.yml')], capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert '1 rules found' in proc.stdout
