@@ -87,18 +87,32 @@ DOCKERFILE
   log "built $broken (a release that cannot start, for the tests)"
 fi
 
-# A stand-in for the official redis image (the roles' default
-# celery_compose_broker_image, redis:7.4-bookworm), which cannot be pulled
-# here: Debian's redis-server from the base image, run as 999:999 with /data
-# owned by it, as the official image does, so that the Compose broker runs
-# with the roles' default user. Another name, not redis:*, so that it never
-# shadows the real image on a machine that has it.
-redis_image="${BROKER_IMAGE:-celeryops/redis:7.4-bookworm}"
-redis_want=$(printf '%s\n' "$base_id" redis-999-v1 | sha256sum | cut -d' ' -f1)
-redis_have=$(docker image inspect -f "{{ index .Config.Labels \"$hash_label\" }}" "$redis_image" 2>/dev/null) || redis_have=""
-if [ "$redis_have" != "$redis_want" ]; then
+# build_standin IMAGE KEY WHAT: builds IMAGE from the Dockerfile on stdin
+# unless it carries KEY (a hash of its base image and recipe) already.
+build_standin() {
+  local image=$1 want=$2 what=$3 have ctx
+  have=$(docker image inspect -f "{{ index .Config.Labels \"$hash_label\" }}" "$image" 2>/dev/null) || have=""
+  if [ "$have" = "$want" ]; then
+    cat >/dev/null
+    return 0
+  fi
   ctx=$(mktemp -d)
-  cat >"$ctx/Dockerfile" <<DOCKERFILE
+  cat >"$ctx/Dockerfile"
+  DOCKER_BUILDKIT=0 docker build --rm --force-rm --label "$hash_label=$want" -t "$image" "$ctx" >"$buildlog" 2>&1 \
+    || { tail -n 30 "$buildlog" >&2; rm -rf "$ctx"; die "docker build of $image failed"; }
+  rm -rf "$ctx"
+  log "built $image ($what)"
+}
+
+# A stand-in for the official redis image (the roles' default for a redis://
+# URL, redis:7.4-bookworm), which cannot be pulled here: Debian's
+# redis-server from the base image, run as 999:999 with /data owned by it,
+# as the official image does, so that the Compose broker runs with the
+# roles' default user. Another name, not redis:*, so that it never shadows
+# the real image on a machine that has it.
+redis_image="${BROKER_IMAGE:-celeryops/redis:7.4-bookworm}"
+build_standin "$redis_image" "$(printf '%s\n' "$base_id" redis-999-v1 | sha256sum | cut -d' ' -f1)" \
+  "stand-in for redis:7.4-bookworm, user 999" <<DOCKERFILE
 FROM $BASE_IMAGE
 RUN install -d -o 999 -g 999 -m 0750 /data
 WORKDIR /data
@@ -106,11 +120,6 @@ USER 999:999
 ENTRYPOINT []
 CMD ["redis-server"]
 DOCKERFILE
-  DOCKER_BUILDKIT=0 docker build --rm --force-rm --label "$hash_label=$redis_want" -t "$redis_image" "$ctx" >"$buildlog" 2>&1 \
-    || { tail -n 30 "$buildlog" >&2; rm -rf "$ctx"; die "docker build of $redis_image failed"; }
-  rm -rf "$ctx"
-  log "built $redis_image (stand-in for redis:7.4-bookworm, user 999)"
-fi
 
 # A stand-in for the official rabbitmq image (the all-in-one broker of an
 # amqp:// URL, rabbitmq:4.1 by default): Debian's rabbitmq-server from the
@@ -119,11 +128,8 @@ fi
 rabbitmq_image="${RABBITMQ_BROKER_IMAGE:-celeryops/rabbitmq:debian12}"
 rabbitmq_base=$(docker image inspect -f '{{.Id}}' "$RABBITMQ_IMAGE" 2>/dev/null) \
   || die "image $RABBITMQ_IMAGE missing: run scripts/build-images.sh"
-rabbitmq_want=$(printf '%s\n' "$rabbitmq_base" rabbitmq-999-v1 | sha256sum | cut -d' ' -f1)
-rabbitmq_have=$(docker image inspect -f "{{ index .Config.Labels \"$hash_label\" }}" "$rabbitmq_image" 2>/dev/null) || rabbitmq_have=""
-if [ "$rabbitmq_have" != "$rabbitmq_want" ]; then
-  ctx=$(mktemp -d)
-  cat >"$ctx/Dockerfile" <<DOCKERFILE
+build_standin "$rabbitmq_image" "$(printf '%s\n' "$rabbitmq_base" rabbitmq-999-v1 | sha256sum | cut -d' ' -f1)" \
+  "stand-in for rabbitmq:4.1, user 999" <<DOCKERFILE
 FROM $RABBITMQ_IMAGE
 RUN usermod -u 999 rabbitmq && chown -R 999:999 /var/lib/rabbitmq /var/log/rabbitmq /etc/rabbitmq
 WORKDIR /var/lib/rabbitmq
@@ -133,8 +139,3 @@ USER 999:999
 ENTRYPOINT ["rabbitmq-server"]
 CMD []
 DOCKERFILE
-  DOCKER_BUILDKIT=0 docker build --rm --force-rm --label "$hash_label=$rabbitmq_want" -t "$rabbitmq_image" "$ctx" >"$buildlog" 2>&1 \
-    || { tail -n 30 "$buildlog" >&2; rm -rf "$ctx"; die "docker build of $rabbitmq_image failed"; }
-  rm -rf "$ctx"
-  log "built $rabbitmq_image (stand-in for rabbitmq:4.1, user 999)"
-fi

@@ -11,15 +11,13 @@ runs in Redis; a job of another task must exit 0: it published). Bounded waits; 
 Prints a JSON report; exits 1 when an expectation fails.
 """
 
-import argparse
-import json
 import os
 import sys
 import time
 from urllib.parse import urlsplit
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from probe_proof import Proof, by_kind, docker, load  # noqa: E402 (its directory first)
+from probe_proof import Proof, by_kind, docker, main  # noqa: E402 (its directory first)
 
 TICK_KEY = 'celeryops_demo:ticks'
 TICK_TASK = 'celeryops_demo.tasks.tick'
@@ -77,26 +75,5 @@ class CronProof(Proof):
                                      'ok': good, 'log_tail': logs})
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('manifests')
-    parser.add_argument('--app', required=True, help='celery_app_name')
-    parser.add_argument('--group', default='io', help='the worker group that runs the task')
-    parser.add_argument('--broker-image', required=True, help='an image with redis-server')
-    parser.add_argument('--prefix', default='celeryops-cron-proof')
-    parser.add_argument('--timeout', type=int, default=90, help='longest wait for the worker to be ready')
-    args = parser.parse_args()
-    proof = CronProof(args, load(args.manifests))
-    try:
-        proof.run()
-    except Exception as exc:  # report what was seen so far
-        proof.ok = False
-        proof.results.append({'error': '%s: %s' % (type(exc).__name__, exc)})
-    finally:
-        proof.cleanup()
-    print(json.dumps({'ok': proof.ok, 'results': proof.results}, indent=1, sort_keys=True))
-    sys.exit(0 if proof.ok else 1)
-
-
 if __name__ == '__main__':
-    main()
+    main(CronProof, __doc__, 'celeryops-cron-proof')

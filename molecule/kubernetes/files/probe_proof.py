@@ -289,18 +289,19 @@ class Proof:
         docker('network', 'rm', self.network, check=False)
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(proof_class=Proof, description=__doc__, prefix='celeryops-proof'):
+    """Run ``proof_class`` on the manifests of argv, print its JSON report, exit 1 when it failed."""
+    parser = argparse.ArgumentParser(description=description.splitlines()[0])
     parser.add_argument('manifests')
     parser.add_argument('--app', required=True, help='celery_app_name')
     parser.add_argument('--group', default='io', help='worker group to prove')
     parser.add_argument('--broker-image', required=True, help='an image with redis-server')
     parser.add_argument('--rabbitmq-image', default='celeryops/rabbitmq:debian12',
                         help='the RabbitMQ image, for amqp:// broker URLs')
-    parser.add_argument('--prefix', default='celeryops-proof')
+    parser.add_argument('--prefix', default=prefix)
     parser.add_argument('--timeout', type=int, default=90, help='longest wait for one probe to pass')
     args = parser.parse_args()
-    proof = Proof(args, load(args.manifests))
+    proof = proof_class(args, load(args.manifests))
     try:
         proof.run()
     except Exception as exc:  # report what was seen so far
