@@ -8,7 +8,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.celeryops.deploy.plugins.module_utils._celery_compose import fragment
-from ansible_collections.celeryops.deploy.plugins.module_utils._celery_k8s import manifests
+from ansible_collections.celeryops.deploy.plugins.module_utils._celery_k8s import checksum, manifests
 from ansible_collections.celeryops.deploy.plugins.plugin_utils._filter import filter_map
 
 
@@ -16,4 +16,5 @@ class FilterModule(object):
     """Manifest filters of celeryops.deploy."""
 
     def filters(self):
-        return filter_map(celery_compose_fragment=fragment, celery_k8s_manifests=manifests)
+        return filter_map(celery_compose_fragment=fragment, celery_k8s_manifests=manifests,
+                          celery_k8s_checksum=checksum)

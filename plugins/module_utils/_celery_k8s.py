@@ -23,9 +23,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import hashlib
 import json
 import re
 
+from ansible_collections.celeryops.deploy.plugins.module_utils._celery_broker import settings_env
 from ansible_collections.celeryops.deploy.plugins.module_utils._celery_plan import k8s_cpu as plan_k8s_cpu
 from ansible_collections.celeryops.deploy.plugins.module_utils._celery_worker import launcher_command
 
@@ -122,7 +124,38 @@ def _container_security():
     }
 
 
-def _pod(settings, component, container, grace, extra_volumes=None):
+def checksum(data):
+    """sha256 of ``data``'s canonical JSON (sorted keys): the same data gives
+    the same sum on any machine, and any change of a value changes it."""
+    text = json.dumps(data, sort_keys=True, separators=(',', ':'), default=str)
+    return hashlib.sha256(text.encode('utf-8')).hexdigest()
+
+
+def pod_annotations(settings, own_checksum=''):
+    """The pod template's checksums of what its pods read (Helm's convention).
+
+    A Deployment or StatefulSet rolls only when its pod template changes; a
+    rewritten ConfigMap or Secret alone leaves running pods on the old
+    values (envFrom is read once, at container start). So the template
+    carries ``checksum/config`` and ``checksum/secret`` (the shared objects,
+    ``settings['checksums']``), ``checksum/env`` (the component's own
+    Secret) and, for a Secret you manage, ``celeryops.io/secret-revision``
+    (``settings['secret_revision']``): a change of any rolls the pods under
+    the workload's strategy.
+    """
+    sums = settings.get('checksums') or {}
+    result = {}
+    for key in ('config', 'secret'):
+        if sums.get(key):
+            result['checksum/%s' % key] = str(sums[key])
+    if own_checksum:
+        result['checksum/env'] = str(own_checksum)
+    if settings.get('secret_revision'):
+        result['celeryops.io/secret-revision'] = str(settings['secret_revision'])
+    return result
+
+
+def _pod(settings, component, container, grace, extra_volumes=None, own_checksum=''):
     volumes = [
         {'name': 'tmp', 'emptyDir': {'medium': 'Memory', 'sizeLimit': '64Mi'}},
         {'name': 'celeryops', 'configMap': {'name': settings['probe_config_name'], 'defaultMode': 0o444}},
@@ -153,7 +186,11 @@ def _pod(settings, component, container, grace, extra_volumes=None):
         spec['nodeSelector'] = dict(settings['node_selector'])
     if settings.get('tolerations'):
         spec['tolerations'] = list(settings['tolerations'])
-    return {'metadata': {'labels': labels(settings, component)}, 'spec': spec}
+    meta = {'labels': labels(settings, component)}
+    annotations = pod_annotations(settings, own_checksum)
+    if annotations:
+        meta['annotations'] = annotations
+    return {'metadata': meta, 'spec': spec}
 
 
 def _container(settings, name, args, extra_secret=None, command=None):
@@ -207,16 +244,51 @@ def _deployment(settings, name, component, pod, replicas=None, strategy=None):
             'spec': spec}
 
 
+def group_environment(group):
+    """A group's environment on Kubernetes: ``(inline, own)``.
+
+    ``inline``: the launcher's Celery settings (CELERYOPS_CELERY_SETTINGS:
+    celery_worker_settings, the acks variables, the broker's and the group's
+    own ``settings``), which preflight keeps free of secrets: in the
+    container's ``env``, readable in the Deployment, and over the shared
+    ConfigMap's value as a group's env file is over the shared one on
+    systemd and Compose. ``own``: the rest of the group's ``environment``
+    (it may hold secrets), for the group's Secret (group_secret_name).
+    """
+    environment = dict(group.get('environment') or {})
+    inline = dict((key, environment.pop(key)) for key in settings_env(group.get('settings'))
+                  if key in environment)
+    return inline, environment
+
+
+def group_secret_name(settings, group):
+    return '%s-worker-%s-env' % (settings['app_name'], group['name'])
+
+
+def worker_secret_manifests(groups, settings):
+    """The Secret of each group that has an environment of its own (see group_environment)."""
+    docs = []
+    for group in groups:
+        own = group_environment(group)[1]
+        if own:
+            docs.append(secret_manifest(settings, group_secret_name(settings, group), own,
+                                        'worker-%s' % group['name']))
+    return docs
+
+
 def worker_manifests(groups, settings):
     """Per group: Deployment, PodDisruptionBudget and, when asked, HPA or KEDA ScaledObject."""
     docs = []
     for group in groups:
         component = 'worker-%s' % group['name']
         name = '%s-%s' % (settings['app_name'], component)
+        inline, own = group_environment(group)
         container = _container(settings, 'worker', list(group['argv']) + ['--hostname=%s@%%h' % group['name']],
+                               group_secret_name(settings, group) if own else None,
                                command=launcher_command(settings.get('python', 'python3'), LAUNCHER_PATH))
         container['resources'] = _resources(group)
-        container['env'] = _heartbeat_env()
+        container['env'] = _heartbeat_env() + [{'name': key, 'value': str(value)}
+                                               for key, value in sorted(inline.items())]
         # Ready = consuming, from the heartbeat file; liveness asks Celery
         # only when the heartbeat is stale (wedged, or the broker is down).
         container['startupProbe'] = dict(_probe_exec(settings, 'ready', group['name']), **_timing(settings, 'startup'))
@@ -224,7 +296,7 @@ def worker_manifests(groups, settings):
                                            **_timing(settings, 'readiness'))
         container['livenessProbe'] = dict(_probe_exec(settings, 'alive', group['name']),
                                           **_timing(settings, 'liveness'))
-        pod = _pod(settings, component, container, group['stop_timeout'])
+        pod = _pod(settings, component, container, group['stop_timeout'], own_checksum=checksum(own) if own else '')
         autoscaling = group.get('autoscaling') or settings.get('autoscaling') or 'none'
         replicas = int(group.get('instances') or 1)
         # A new pod consumes before an old one stops (and finishes its tasks).
@@ -326,11 +398,12 @@ def keda(settings, name, component, group, replicas, max_replicas):
     return [auth, scaled]
 
 
-def beat_manifests(argv, settings, stop_timeout=60, replicas=1, env_secret='', state=None):
+def beat_manifests(argv, settings, stop_timeout=60, replicas=1, env_secret='', state=None, env_checksum=''):
     """Beat: one replica, Recreate (never two beats during a rollout); with a
     locking scheduler (RedBeat) ``replicas`` of them, rolled one at a time
     with the new pod ready first (the standbys wait for the lock).
-    ``env_secret``: a Secret with beat's own environment (RedBeat's settings).
+    ``env_secret``: a Secret with beat's own environment (RedBeat's settings,
+    celery_beat_environment), ``env_checksum`` the checksum of its data.
     ``state``: where the default scheduler's schedule file lives: ``{'kind':
     'ephemeral'}`` (an emptyDir: a rescheduled pod forgets when each task
     last ran), ``{'kind': 'claim', 'claim': name}`` (a claim you made, on the
@@ -356,7 +429,7 @@ def beat_manifests(argv, settings, stop_timeout=60, replicas=1, env_secret='', s
         volumes = [{'name': 'state', 'persistentVolumeClaim': {'claimName': state['claim']}}]
     elif state['kind'] != 'statefulset':
         volumes = [{'name': 'state', 'emptyDir': {}}]
-    pod = _pod(settings, component, container, stop_timeout, volumes)
+    pod = _pod(settings, component, container, stop_timeout, volumes, env_checksum if env_secret else '')
     skip = {'checkov.io/skip1': 'CKV_K8S_8=beat answers no ping and a broker check would restart it during broker'
                                 ' outages; it exits on fatal errors and the kubelet restarts it'}
     if state['kind'] == 'statefulset':
@@ -463,8 +536,9 @@ def cron_name(app_name, job_name):
     return '%s-cron-%s' % (app_name, job_name)
 
 
-def flower_manifests(argv, settings, url_prefix='', auth_secret=''):
-    """Flower: Deployment and ClusterIP Service, httpGet probes on /healthcheck."""
+def flower_manifests(argv, settings, url_prefix='', auth_secret='', auth_checksum=''):
+    """Flower: Deployment and ClusterIP Service, httpGet probes on /healthcheck.
+    ``auth_checksum``: the checksum of its credentials Secret's data."""
     component = 'flower'
     name = '%s-flower' % settings['app_name']
     container = _container(settings, 'flower', argv, auth_secret or None)
@@ -478,7 +552,7 @@ def flower_manifests(argv, settings, url_prefix='', auth_secret=''):
     container['readinessProbe'] = dict(http, periodSeconds=10, timeoutSeconds=5, failureThreshold=3)
     container['livenessProbe'] = dict(http, periodSeconds=30, timeoutSeconds=10, failureThreshold=3)
     container['volumeMounts'] = [{'name': 'state', 'mountPath': settings.get('state_dir', '/var/lib/celery')}]
-    pod = _pod(settings, component, container, 30, [{'name': 'state', 'emptyDir': {}}])
+    pod = _pod(settings, component, container, 30, [{'name': 'state', 'emptyDir': {}}], auth_checksum)
     service = {
         'apiVersion': 'v1', 'kind': 'Service', 'metadata': metadata(settings, name, component),
         'spec': {'type': 'ClusterIP', 'selector': selector(settings, component),
@@ -515,7 +589,8 @@ def secret_manifest(settings, name, data, component='config'):
 
 
 def manifests(settings, component, **kwargs):
-    """The Kubernetes objects of one role: ``config``, ``secret``, ``worker``, ``beat``, ``cron`` or ``flower``."""
+    """The Kubernetes objects of one role: ``config``, ``secret``, ``worker``, ``worker_env`` (the groups'
+    Secrets), ``beat``, ``cron`` or ``flower``."""
     if component == 'config':
         docs = config_manifests(settings, kwargs.get('config') or {}, kwargs.get('probe_source', ''),
                                 kwargs.get('launcher_source', ''))
@@ -527,11 +602,14 @@ def manifests(settings, component, **kwargs):
         return [secret_manifest(settings, kwargs['name'], kwargs.get('data') or {}, kwargs.get('owner', 'config'))]
     if component == 'worker':
         return worker_manifests(kwargs['groups'], settings)
+    if component == 'worker_env':
+        return worker_secret_manifests(kwargs['groups'], settings)
     if component == 'beat':
         return beat_manifests(kwargs['argv'], settings, kwargs.get('stop_timeout', 60), kwargs.get('replicas', 1),
-                              kwargs.get('env_secret', ''), kwargs.get('state'))
+                              kwargs.get('env_secret', ''), kwargs.get('state'), kwargs.get('env_checksum', ''))
     if component == 'cron':
         return cron_manifests(kwargs.get('cronjobs') or [], settings, kwargs['app_module'])
     if component == 'flower':
-        return flower_manifests(kwargs['argv'], settings, kwargs.get('url_prefix', ''), kwargs.get('auth_secret', ''))
+        return flower_manifests(kwargs['argv'], settings, kwargs.get('url_prefix', ''), kwargs.get('auth_secret', ''),
+                                kwargs.get('auth_checksum', ''))
     raise ValueError('unknown Kubernetes component %r' % (component,))

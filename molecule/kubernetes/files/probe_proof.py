@@ -16,6 +16,11 @@ paths, taken from the manifests, must:
   liveness keeps passing during a broker outage (readiness fails), and
            readiness passes again once the broker is back.
 
+With --expect-conf and --expect-env, also what the inventory says reaches
+the running worker: Celery's own `inspect conf` of the worker's node holds
+those settings, and the worker process's environment those variables (the
+kubelet's resolution of envFrom and env, as start_pod does it).
+
 Every wait is bounded; the containers and network are removed at the end.
 Prints a JSON report; exits 1 when an expectation fails.
 """
@@ -227,6 +232,32 @@ class Proof:
             time.sleep(period)
         return False
 
+    def expect_settings(self, deployment):
+        """The node's `inspect conf` and PID 1's environment hold what the inventory says."""
+        name = self.containers[deployment['metadata']['name']]
+        container = deployment['spec']['template']['spec']['containers'][0]
+        node = [arg.split('=', 1)[1] for arg in container['args'] if arg.startswith('--hostname=')][0]
+        node = node.replace('%h', docker('inspect', '--format', '{{.Config.Hostname}}', name).stdout.strip())
+        proc = docker('exec', name, container['command'][0], '-m', 'celery', '-A', self.args.app_module, 'inspect',
+                      'conf', '--json', '-t', '5', '-d', node, check=False, timeout=60)
+        try:
+            conf = json.loads(proc.stdout)[node]
+        except (ValueError, KeyError):
+            conf = {}
+        wrong = dict((key, conf.get(key)) for key, value in self.args.expect_conf.items() if conf.get(key) != value)
+        good = bool(conf) and not wrong
+        self.ok = self.ok and good
+        self.results.append({'situation': 'settings', 'deployment': deployment['metadata']['name'],
+                             'probe': 'inspect conf', 'passed': good, 'expected': True, 'ok': good,
+                             'detail': 'differ: %s' % wrong if conf else (proc.stderr or proc.stdout)[-300:]})
+        environ = docker('exec', name, 'cat', '/proc/1/environ', check=False).stdout
+        seen = dict(item.split('=', 1) for item in environ.split('\0') if '=' in item)
+        wrong = dict((key, seen.get(key)) for key, value in self.args.expect_env.items() if seen.get(key) != value)
+        self.ok = self.ok and not wrong
+        self.results.append({'situation': 'settings', 'deployment': deployment['metadata']['name'],
+                             'probe': 'environment', 'passed': not wrong, 'expected': True, 'ok': not wrong,
+                             'detail': 'differ: %s' % wrong})
+
     # ---- the proof -------------------------------------------------------
     def run(self):
         deployments = by_kind(self.docs, 'Deployment')
@@ -248,6 +279,8 @@ class Proof:
             self.expect('healthy', worker, kind, True)
             self.expect('healthy', flower, kind, True)
         self.expect('healthy', beat, 'readiness', True)
+        if self.args.expect_conf or self.args.expect_env:
+            self.expect_settings(worker)
 
         # Wedged: the worker process stopped (SIGSTOP), the broker up.
         docker('kill', '--signal', 'SIGSTOP', self.containers[worker['metadata']['name']])
@@ -300,6 +333,11 @@ def main(proof_class=Proof, description=__doc__, prefix='celeryops-proof'):
                         help='the RabbitMQ image, for amqp:// broker URLs')
     parser.add_argument('--prefix', default=prefix)
     parser.add_argument('--timeout', type=int, default=90, help='longest wait for one probe to pass')
+    parser.add_argument('--app-module', default='celeryops_demo.celery:app', help='celery_app_module')
+    parser.add_argument('--expect-conf', type=json.loads, default={},
+                        help="JSON: settings the worker's inspect conf must hold")
+    parser.add_argument('--expect-env', type=json.loads, default={},
+                        help="JSON: variables the worker's process must have")
     args = parser.parse_args()
     proof = proof_class(args, load(args.manifests))
     try:

@@ -315,10 +315,15 @@ def test_worker_volumes_and_env():
     container = container_of(deployment)
     assert container['volumeMounts'] == [{'name': 'tmp', 'mountPath': '/tmp'},
                                          {'name': 'celeryops', 'mountPath': '/celeryops', 'readOnly': True}]
+    # The shared objects, then the group's own Secret (its environment holds API_TOKEN).
     assert container['envFrom'] == [{'configMapRef': {'name': 'shop-config'}},
-                                    {'secretRef': {'name': 'shop-secrets'}}]
-    # Only the heartbeat's path, on the in-memory /tmp.
+                                    {'secretRef': {'name': 'shop-secrets'}},
+                                    {'secretRef': {'name': 'shop-worker-io-env'}}]
+    # Only the heartbeat's path, on the in-memory /tmp (io has no Celery settings).
     assert container['env'] == [{'name': 'CELERYOPS_HEARTBEAT_FILE', 'value': '/tmp/celeryops-heartbeat.json'}]
+    # cpu-heavy has no environment of its own: no Secret to read.
+    assert [source for source in container_of(worker('cpu-heavy'))['envFrom'] if 'secretRef' in source] \
+        == [{'secretRef': {'name': 'shop-secrets'}}]
     assert container['image'] == SETTINGS['image']
     assert container['imagePullPolicy'] == 'Always'
 
@@ -1089,3 +1094,114 @@ def test_a_prefork_group_without_limits_gets_one_from_max_memory_per_child():
     container = container_of(worker(docs=ck.manifests(settings(), 'worker', groups=group(
         pool='prefork', concurrency=2, max_memory_per_child=100000))))
     assert container['resources']['limits'] == {'memory': '467Mi'}
+
+
+# ---- what the inventory says reaches the pods, and rolls them -----------
+
+ACKS = {'task_acks_late': True, 'task_reject_on_worker_lost': True}
+
+
+def resolved(raw=None, worker_settings=None, queue_type='classic'):
+    """Groups through the role's one resolution (resolve_groups), as every platform gets them."""
+    options = {'app_module': APP, 'settings': worker_settings or {},
+               'broker': {'type': 'redis', 'consumer_timeout': 0, 'queue_type': queue_type}}
+    result = cw.resolve_groups(copy.deepcopy(raw or RAW_GROUPS), options, [])
+    assert result['errors'] == []
+    return result['groups']
+
+
+def env_of(container):
+    return dict((item['name'], item['value']) for item in container['env'])
+
+
+def test_group_settings_and_environment_reach_the_pods():
+    raw = copy.deepcopy(RAW_GROUPS)
+    raw[1]['settings'] = {'worker_cancel_long_running_tasks_on_connection_loss': True}
+    resolved_groups = resolved(raw, ACKS)
+    docs = ck.manifests(settings(), 'worker', groups=resolved_groups)
+    for group in resolved_groups:
+        container = container_of(worker(group['name'], docs))
+        env = env_of(container)
+        # The launcher's JSON, exactly what the group's env file holds on systemd and Compose.
+        assert env[cb.SETTINGS_ENV] == group['environment'][cb.SETTINGS_ENV]
+        assert json.loads(env[cb.SETTINGS_ENV]) == group['settings']
+    io, cpu = (json.loads(env_of(container_of(worker(name, docs)))[cb.SETTINGS_ENV]) for name in ('io', 'cpu-heavy'))
+    assert io == ACKS
+    assert cpu == dict(ACKS, worker_cancel_long_running_tasks_on_connection_loss=True)
+    # The rest of the group's environment: in its Secret, never in the Deployment.
+    secrets = ck.manifests(settings(), 'worker_env', groups=resolved_groups)
+    assert [(doc['kind'], doc['metadata']['name']) for doc in secrets] == [('Secret', 'shop-worker-io-env')]
+    assert secrets[0]['stringData'] == {'API_TOKEN': GROUP_SECRET}
+    assert secrets[0]['metadata']['namespace'] == 'shop-prod'
+    assert GROUP_SECRET not in json.dumps(docs)
+
+
+def test_no_group_secret_without_an_environment_of_its_own():
+    raw = [{'name': 'io', 'queues': ['io'], 'settings': {'worker_send_task_events': True}}]
+    resolved_groups = resolved(raw, ACKS, queue_type='quorum')
+    assert ck.manifests(settings(), 'worker_env', groups=resolved_groups) == []
+    container = container_of(worker('io', ck.manifests(settings(), 'worker', groups=resolved_groups)))
+    assert [source for source in container['envFrom'] if 'secretRef' in source] == [
+        {'secretRef': {'name': 'shop-secrets'}}]
+    # The broker's quorum settings are in the group's JSON too (it replaces the ConfigMap's).
+    settings_json = json.loads(env_of(container)[cb.SETTINGS_ENV])
+    assert settings_json['task_default_queue_type'] == 'quorum'
+    assert settings_json['task_acks_late'] is True
+
+
+SUMS = {'config': 'c' * 64, 'secret': 's' * 64}
+
+
+def annotations_of(workload):
+    return workload['spec']['template']['metadata'].get('annotations', {})
+
+
+def test_pod_templates_carry_the_checksums_of_what_they_read():
+    docs = ck.manifests(settings(checksums=SUMS), 'worker', groups=groups())
+    io = annotations_of(worker('io', docs))
+    assert io['checksum/config'] == SUMS['config'] and io['checksum/secret'] == SUMS['secret']
+    assert io['checksum/env'] == ck.checksum({'API_TOKEN': GROUP_SECRET})
+    # No Secret of its own: no checksum of one.
+    assert sorted(annotations_of(worker('cpu-heavy', docs))) == ['checksum/config', 'checksum/secret']
+    beat = one(ck.manifests(settings(checksums=SUMS), 'beat', argv=['beat'], env_secret='shop-beat-env',
+                            env_checksum='b' * 64), 'Deployment')
+    assert annotations_of(beat) == {'checksum/config': SUMS['config'], 'checksum/secret': SUMS['secret'],
+                                    'checksum/env': 'b' * 64}
+    flower = one(ck.manifests(settings(checksums=SUMS), 'flower', argv=['flower'], auth_secret='shop-flower-auth',
+                              auth_checksum='f' * 64), 'Deployment')
+    assert annotations_of(flower)['checksum/env'] == 'f' * 64
+    # Nothing known: no annotations at all (and no empty mapping).
+    assert 'annotations' not in worker('cpu-heavy')['spec']['template']['metadata']
+
+
+@pytest.mark.parametrize('change', ['environment', 'settings', 'shared'])
+def test_a_changed_setting_or_secret_changes_the_pod_template(change):
+    """What rolls a Deployment is its pod template: each change must reach it,
+    and an unchanged inventory must render the same template."""
+    def template(raw, sums):
+        docs = ck.manifests(settings(checksums=sums), 'worker', groups=resolved(raw, ACKS))
+        return worker('io', docs)['spec']['template']
+
+    before = template(RAW_GROUPS, SUMS)
+    assert template(RAW_GROUPS, dict(SUMS)) == before
+    raw, sums = copy.deepcopy(RAW_GROUPS), dict(SUMS)
+    if change == 'environment':
+        raw[0]['environment']['API_TOKEN'] = 'rotated-token'
+    elif change == 'settings':
+        raw[0]['settings'] = {'worker_send_task_events': True}
+    else:
+        sums['secret'] = ck.checksum({'CELERY_BROKER_URL': 'redis://:rotated@redis:6379/0'})
+    assert template(raw, sums) != before
+
+
+def test_a_secret_you_manage_rolls_by_its_revision():
+    docs = ck.manifests(settings(checksums={'config': SUMS['config'], 'secret': ''}, secret_revision='2026-12-06'),
+                        'worker', groups=groups())
+    assert annotations_of(worker('cpu-heavy', docs)) == {'checksum/config': SUMS['config'],
+                                                         'celeryops.io/secret-revision': '2026-12-06'}
+
+
+def test_checksum_is_canonical():
+    assert ck.checksum({'b': 1, 'a': [1, {'y': 2, 'x': 1}]}) == ck.checksum({'a': [1, {'x': 1, 'y': 2}], 'b': 1})
+    assert ck.checksum({'a': '1'}) != ck.checksum({'a': '2'})
+    assert len(ck.checksum({})) == 64
