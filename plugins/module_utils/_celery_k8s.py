@@ -24,6 +24,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import hashlib
+import hmac
 import json
 import re
 
@@ -124,11 +125,18 @@ def _container_security():
     }
 
 
-def checksum(data):
-    """sha256 of ``data``'s canonical JSON (sorted keys): the same data gives
-    the same sum on any machine, and any change of a value changes it."""
-    text = json.dumps(data, sort_keys=True, separators=(',', ':'), default=str)
-    return hashlib.sha256(text.encode('utf-8')).hexdigest()
+def checksum(data, key=''):
+    """SHA-256 of ``data``'s canonical JSON (sorted keys): the same data gives
+    the same sum on any machine, and any change of a value changes it.
+
+    The sums of Secrets' data sit in files meant to be committed, so those
+    are an HMAC keyed with ``key`` (the roles give the broker URL, itself a
+    secret): a plain hash of a weak password could be guessed offline.
+    """
+    text = json.dumps(data, sort_keys=True, separators=(',', ':'), default=str).encode('utf-8')
+    if key:
+        return hmac.new(str(key).encode('utf-8'), text, hashlib.sha256).hexdigest()
+    return hashlib.sha256(text).hexdigest()
 
 
 def pod_annotations(settings, own_checksum=''):
@@ -296,7 +304,7 @@ def worker_manifests(groups, settings):
                                            **_timing(settings, 'readiness'))
         container['livenessProbe'] = dict(_probe_exec(settings, 'alive', group['name']),
                                           **_timing(settings, 'liveness'))
-        pod = _pod(settings, component, container, group['stop_timeout'], own_checksum=checksum(own) if own else '')
+        pod = _pod(settings, component, container, group['stop_timeout'], own_checksum=checksum(own, settings.get('checksum_key', '')) if own else '')
         autoscaling = group.get('autoscaling') or settings.get('autoscaling') or 'none'
         replicas = int(group.get('instances') or 1)
         # A new pod consumes before an old one stops (and finishes its tasks).
@@ -536,9 +544,16 @@ def cron_name(app_name, job_name):
     return '%s-cron-%s' % (app_name, job_name)
 
 
-def flower_manifests(argv, settings, url_prefix='', auth_secret='', auth_checksum=''):
+def flower_state_claim_name(settings):
+    return '%s-flower-state' % settings['app_name']
+
+
+def flower_manifests(argv, settings, url_prefix='', auth_secret='', auth_checksum='', state=None):
     """Flower: Deployment and ClusterIP Service, httpGet probes on /healthcheck.
-    ``auth_checksum``: the checksum of its credentials Secret's data."""
+    ``auth_checksum``: the checksum of its credentials Secret's data.
+    ``state``: with celery_flower_persistent, ``{'size', 'storage_class'}`` of
+    the claim its db lives on (<app>-flower-state; the Recreate strategy
+    never runs two pods on the ReadWriteOnce volume); None: an emptyDir."""
     component = 'flower'
     name = '%s-flower' % settings['app_name']
     container = _container(settings, 'flower', argv, auth_secret or None)
@@ -552,13 +567,23 @@ def flower_manifests(argv, settings, url_prefix='', auth_secret='', auth_checksu
     container['readinessProbe'] = dict(http, periodSeconds=10, timeoutSeconds=5, failureThreshold=3)
     container['livenessProbe'] = dict(http, periodSeconds=30, timeoutSeconds=10, failureThreshold=3)
     container['volumeMounts'] = [{'name': 'state', 'mountPath': settings.get('state_dir', '/var/lib/celery')}]
-    pod = _pod(settings, component, container, 30, [{'name': 'state', 'emptyDir': {}}], auth_checksum)
+    if state:
+        volume = {'name': 'state', 'persistentVolumeClaim': {'claimName': flower_state_claim_name(settings)}}
+    else:
+        volume = {'name': 'state', 'emptyDir': {}}
+    pod = _pod(settings, component, container, 30, [volume], auth_checksum)
     service = {
         'apiVersion': 'v1', 'kind': 'Service', 'metadata': metadata(settings, name, component),
         'spec': {'type': 'ClusterIP', 'selector': selector(settings, component),
                  'ports': [{'name': 'http', 'port': FLOWER_PORT, 'targetPort': 'http', 'protocol': 'TCP'}]},
     }
     docs = [_deployment(settings, name, component, pod, 1, {'type': 'Recreate'}), service]
+    if state:
+        claim = {'accessModes': ['ReadWriteOnce'], 'resources': {'requests': {'storage': state.get('size') or '256Mi'}}}
+        if state.get('storage_class'):
+            claim['storageClassName'] = state['storage_class']
+        docs.insert(0, {'apiVersion': 'v1', 'kind': 'PersistentVolumeClaim',
+                        'metadata': metadata(settings, flower_state_claim_name(settings), component), 'spec': claim})
     if settings.get('network_policy', True):
         docs.append(network_policy(settings, name, component, FLOWER_PORT))
     return docs
@@ -611,5 +636,5 @@ def manifests(settings, component, **kwargs):
         return cron_manifests(kwargs.get('cronjobs') or [], settings, kwargs['app_module'])
     if component == 'flower':
         return flower_manifests(kwargs['argv'], settings, kwargs.get('url_prefix', ''), kwargs.get('auth_secret', ''),
-                                kwargs.get('auth_checksum', ''))
+                                kwargs.get('auth_checksum', ''), kwargs.get('state'))
     raise ValueError('unknown Kubernetes component %r' % (component,))

@@ -13,11 +13,14 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+import math
 import re
 
 from ansible_collections.celeryops.deploy.plugins.module_utils._celery_broker import (
     broker_settings, layer_settings, quorum_conflicts, settings_env)
 from ansible_collections.celeryops.deploy.plugins.module_utils._celery_plan import (
+    MEMORY_MAX_HEADROOM,
+    instance_memory_mb,
     memory_limit_from_child_cap,
     systemd_cpu_quota,
 )
@@ -30,7 +33,7 @@ PREFORK_ONLY = ('max_tasks_per_child', 'max_memory_per_child', 'autoscale')
 POSITIVE_INTS = ('concurrency', 'instances', 'prefetch_multiplier', 'max_tasks_per_child',
                  'max_memory_per_child', 'time_limit', 'soft_time_limit', 'stop_timeout', 'start_timeout',
                  'memory_limit_mb',
-                 'memory_request_mb', 'autoscale_queue_length', 'max_replicas')
+                 'memory_request_mb', 'autoscale_queue_length', 'max_replicas', 'task_memory_mb')
 CPU_NUMBERS = ('cpu_limit', 'cpu_request')
 AUTOSCALERS = ('none', 'hpa', 'keda')
 # The workload of a group: when `kind` is given, celery_worker_plan fills in
@@ -310,19 +313,27 @@ def default_memory_limit_mb(group):
     """The memory limit of one instance of a group that sets none and has no plan; None: no basis.
 
     A prefork group with concurrency and max_memory_per_child has one (see
-    memory_limit_from_child_cap); for any other there is nothing to size it
-    from, and normalize_groups() adds memory_limit_warning, which the role shows.
+    memory_limit_from_child_cap); a group that states its task_memory_mb and
+    concurrency (solo: one task) the plan's memory model for its pool with
+    the plan's headroom (instance_memory_mb x MEMORY_MAX_HEADROOM). For any
+    other there is nothing to size it from, and normalize_groups() adds
+    memory_limit_warning, which the role shows (and refuses on Kubernetes).
     """
-    if group.get('pool', 'prefork') == 'prefork' and group.get('concurrency') and group.get('max_memory_per_child'):
+    pool = group.get('pool', 'prefork')
+    if pool == 'prefork' and group.get('concurrency') and group.get('max_memory_per_child'):
         return memory_limit_from_child_cap(group['concurrency'], group['max_memory_per_child'])
+    if group.get('task_memory_mb') and (group.get('concurrency') or pool == 'solo'):
+        expected = instance_memory_mb(pool, group.get('concurrency') or 1, group['task_memory_mb'])
+        return int(math.ceil(expected * MEMORY_MAX_HEADROOM))
     return None
 
 
 def unlimited_warning(name):
     """What the role warns about a group that runs without a memory limit."""
     return ('worker group %s runs without a memory limit (no MemoryMax=, no container memory limit): there is'
-            ' nothing to size one from. Give it kind, task_memory_mb and avg_duration_s (the plan sizes it),'
-            ' memory_limit_mb, or (prefork) concurrency and max_memory_per_child.' % name)
+            ' nothing to size one from. Give it memory_limit_mb, task_memory_mb with concurrency, kind with'
+            ' task_memory_mb and avg_duration_s (the plan sizes it), or (prefork) concurrency and'
+            ' max_memory_per_child.' % name)
 
 
 def instance_units(groups, app_name):

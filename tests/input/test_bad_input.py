@@ -138,6 +138,11 @@ ROLE_CASES = {
         dict(FLOWER, celery_platform='compose', celery_image='registry.example.com/shop/app:1.4.2',
              celery_flower_environment={'GREETING': 'hello\nINJECTED=1'}),
         ['celery_flower_environment: values must be single lines']),
+    'flower environment with a secret you manage': (
+        'playbook_flower.yml', 'localhost,',
+        dict(FLOWER, celery_platform='kubernetes', celery_image='registry.example.com/shop/app:1.4.2',
+             celery_flower_k8s_existing_secret='shop-flower', celery_flower_environment={'FLOWER_EXTRA': 'x'}),
+        ['celery_flower_environment is not empty, but celery_flower_k8s_existing_secret']),
 }
 
 CASES = {
@@ -219,6 +224,18 @@ COMPOSE_CASES = {
     'keda on an sqs broker': (compose_with(celery_platform='kubernetes', celery_k8s_autoscaling='keda',
                                            celery_broker_url='sqs://your_aws_key_here:%s@' % SECRET),
                               ["celery_k8s_autoscaling (or a worker group's autoscaling) is 'keda'"]),
+    'kubernetes plan from the controller': (
+        compose_with(celery_platform='kubernetes', celery_worker_groups=[
+            {'name': 'io', 'queues': ['io'], 'kind': 'io', 'task_memory_mb': 30, 'avg_duration_s': 0.05}]),
+        ['worker group(s) io describe a workload', 'set celery_worker_plan_cpus and celery_worker_plan_memory_mb']),
+    'kubernetes worker without a memory limit': (
+        compose_with(celery_platform='kubernetes', celery_worker_groups=[
+            {'name': 'io', 'queues': ['io'], 'pool': 'threads', 'concurrency': 8}]),
+        ['On Kubernetes every worker container needs a memory limit', 'worker group io runs without a memory limit',
+         'Give it memory_limit_mb']),
+    'plan cpus zero': (compose_with(celery_platform='kubernetes', celery_worker_plan_cpus=0,
+                                    celery_worker_plan_memory_mb=4096),
+                       ['celery_worker_plan_cpus must be more than 0 CPUs']),
     # These fail in the worker's own checks, after the shared ones have run
     # `docker compose version` on the target.
     'cpu_limit zero': (compose_with_group(0, cpu_limit=0), ['celery_worker_groups[0] (io).cpu_limit']),

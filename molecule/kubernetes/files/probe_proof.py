@@ -155,6 +155,13 @@ class Proof:
                 # fsGroup makes an emptyDir writable by the pod's group.
                 argv += ['--tmpfs', '%s:uid=%d,gid=%d,mode=0770' % (
                     mount['mountPath'], security['runAsUser'], security.get('fsGroup', security['runAsGroup']))]
+            elif 'persistentVolumeClaim' in volume:
+                # A claim: a directory that outlives the container, group-owned by fsGroup as the kubelet makes it.
+                claim = os.path.join(self.tmp, 'claim-%s' % volume['persistentVolumeClaim']['claimName'])
+                os.makedirs(claim, exist_ok=True)
+                os.chown(claim, 0, security.get('fsGroup', security['runAsGroup']))
+                os.chmod(claim, 0o2770)
+                argv += ['-v', '%s:%s' % (claim, mount['mountPath'])]
         for port in container.get('ports', []):
             argv += ['-p', '127.0.0.1::%d' % port['containerPort']]
         argv += ['--entrypoint', container['command'][0], container['image']]

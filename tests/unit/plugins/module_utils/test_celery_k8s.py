@@ -1205,3 +1205,28 @@ def test_checksum_is_canonical():
     assert ck.checksum({'b': 1, 'a': [1, {'y': 2, 'x': 1}]}) == ck.checksum({'a': [1, {'x': 1, 'y': 2}], 'b': 1})
     assert ck.checksum({'a': '1'}) != ck.checksum({'a': '2'})
     assert len(ck.checksum({})) == 64
+    # A Secret's sum is keyed: without the key it cannot be recomputed from a guessed password.
+    assert ck.checksum({'a': 'pw'}, 'redis://:k@x/0') != ck.checksum({'a': 'pw'})
+    assert ck.checksum({'a': 'pw'}, 'redis://:k@x/0') != ck.checksum({'a': 'pw'}, 'redis://:other@x/0')
+    docs = ck.manifests(settings(checksum_key='redis://:k@x/0'), 'worker', groups=groups())
+    expected = ck.checksum({'API_TOKEN': GROUP_SECRET}, 'redis://:k@x/0')
+    assert annotations_of(worker('io', docs))['checksum/env'] == expected
+
+
+def test_flower_keeps_its_state_on_a_claim_when_persistent():
+    argv = flower_argv(APP, address='0.0.0.0', port=ck.FLOWER_PORT, persistent=True, db='/var/lib/celery/flower.db')
+    docs = ck.manifests(settings(), 'flower', argv=argv, state={'size': '1Gi', 'storage_class': 'fast'})
+    claim = one(docs, 'PersistentVolumeClaim', 'shop-flower-state')
+    assert claim['spec'] == {'accessModes': ['ReadWriteOnce'], 'resources': {'requests': {'storage': '1Gi'}},
+                             'storageClassName': 'fast'}
+    deployment = one(docs, 'Deployment', 'shop-flower')
+    # Recreate: the old pod lets go of the ReadWriteOnce volume before the new one mounts it.
+    assert deployment['spec']['strategy'] == {'type': 'Recreate'}
+    volumes = dict((volume['name'], volume) for volume in deployment['spec']['template']['spec']['volumes'])
+    assert volumes['state'] == {'name': 'state', 'persistentVolumeClaim': {'claimName': 'shop-flower-state'}}
+    assert {'name': 'state', 'mountPath': '/var/lib/celery'} in container_of(deployment)['volumeMounts']
+    # Not persistent: an emptyDir, no claim.
+    plain = flower_docs()
+    assert of_kind(plain, 'PersistentVolumeClaim') == []
+    plain_volumes = one(plain, 'Deployment')['spec']['template']['spec']['volumes']
+    assert dict((volume['name'], volume) for volume in plain_volumes)['state'] == {'name': 'state', 'emptyDir': {}}

@@ -204,6 +204,11 @@ def test_apply_plan_without_limits_in_the_plan_adds_none():
     ({'name': 'cpu', 'queues': ['cpu'], 'pool': 'prefork', 'concurrency': 2, 'max_memory_per_child': 200000}, 833),
     ({'name': 'cpu', 'queues': ['cpu'], 'concurrency': 2, 'max_memory_per_child': 200000, 'memory_limit_mb': 300},
      300),
+    # the plan's memory model from what the group states, with its headroom:
+    # threads (80 + 8 x 20) x 1.25 = 300; prefork (80 + 2 x (60 + 100)) x 1.25 = 500; solo (80 + 50) x 1.25 = 163
+    ({'name': 'io', 'queues': ['io'], 'pool': 'threads', 'concurrency': 8, 'task_memory_mb': 20}, 300),
+    ({'name': 'cpu', 'queues': ['cpu'], 'concurrency': 2, 'task_memory_mb': 100}, 500),
+    ({'name': 'one', 'queues': ['one'], 'pool': 'solo', 'task_memory_mb': 50}, 163),
 ])
 def test_a_group_without_a_plan_gets_a_memory_limit_from_what_it_states(group, expected):
     item = cw.normalize_groups([group], 'proj:app')[0]
@@ -215,6 +220,7 @@ def test_a_group_without_a_plan_gets_a_memory_limit_from_what_it_states(group, e
     {'name': 'io', 'queues': ['io'], 'pool': 'threads', 'concurrency': 8},
     {'name': 'cpu', 'queues': ['cpu'], 'concurrency': 2},           # no max_memory_per_child
     {'name': 'cpu', 'queues': ['cpu'], 'max_memory_per_child': 200000},   # Celery's concurrency: the host's CPUs
+    {'name': 'io', 'queues': ['io'], 'pool': 'threads', 'task_memory_mb': 20},   # no concurrency: no count of tasks
 ])
 def test_a_group_with_nothing_to_size_a_limit_from_is_named_in_a_warning(group):
     item = cw.normalize_groups([group], 'proj:app')[0]

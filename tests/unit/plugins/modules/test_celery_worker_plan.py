@@ -121,6 +121,43 @@ def test_run_module_detects_what_is_not_given():
     assert (result['groups'][0]['concurrency'], result['groups'][0]['cpu_limit']) == (1, 1.5)
 
 
+def fake_machine(root, cpus, memory_mb):
+    """A /proc and cgroup v2 tree under ``root`` that detect_resources reads as ``cpus`` and ``memory_mb``."""
+    (root / 'proc' / 'self').mkdir(parents=True)
+    (root / 'proc' / 'meminfo').write_text('MemTotal:       %d kB\n' % (memory_mb * 1024))
+    (root / 'proc' / 'self' / 'cgroup').write_text('0::/\n')
+    cgroup = root / 'sys' / 'fs' / 'cgroup'
+    cgroup.mkdir(parents=True)
+    (cgroup / 'cgroup.controllers').write_text('cpu memory\n')
+    (cgroup / 'cpu.max').write_text('%d 100000\n' % (cpus * 100000))
+    (cgroup / 'memory.max').write_text('max\n')
+    return str(root)
+
+
+def test_given_resources_plan_the_same_on_any_machine(tmp_path):
+    """The GitOps case (celery_worker_plan_cpus/_memory_mb on Kubernetes): two
+    machines that detect differently render the same plan from the same
+    variables, and differently without them (so the comparison can fail)."""
+    from ansible_collections.celeryops.deploy.plugins.module_utils._celery_resources import detect_resources
+
+    small = fake_machine(tmp_path / 'laptop', 1, 2048)
+    large = fake_machine(tmp_path / 'ci', 8, 32768)
+    params = {'reserved_memory_mb': 512, 'max_concurrency': 256, 'allow_overcommit': False,
+              'groups': [dict(IO), dict(REPORTS)]}
+
+    def plan(root, **given):
+        def detect(cpus=None, memory_mb=None):
+            return detect_resources(root=root, cpus=cpus, memory_mb=memory_mb, affinity=(64, 'affinity'))
+        return module.run_module(dict(params, cpus=given.get('cpus'), memory_mb=given.get('memory_mb')), detect=detect)
+
+    detected = plan(small), plan(large)
+    assert detected[0]['resources']['cpus'] == 1 and detected[1]['resources']['cpus'] == 8
+    assert detected[0]['groups'] != detected[1]['groups']
+    given = plan(small, cpus=2, memory_mb=4096), plan(large, cpus=2, memory_mb=4096)
+    assert json.dumps(given[0], sort_keys=True) == json.dumps(given[1], sort_keys=True)
+    assert given[0]['resources']['cpus_source'] == given[0]['resources']['memory_source'] == 'given'
+
+
 def test_overload_shows_as_plan_warning(capsys):
     groups = [dict(REPORTS, name='a', avg_duration_s=2, rate_per_s=2),
               dict(REPORTS, name='b', avg_duration_s=1, rate_per_s=1)]
