@@ -29,6 +29,8 @@ import json
 import re
 
 from ansible_collections.celeryops.deploy.plugins.module_utils._celery_broker import settings_env
+from ansible_collections.celeryops.deploy.plugins.module_utils._celery_k8s_pod import apply as apply_pod
+from ansible_collections.celeryops.deploy.plugins.module_utils._celery_k8s_pod import merge as merge_pod
 from ansible_collections.celeryops.deploy.plugins.module_utils._celery_plan import k8s_cpu as plan_k8s_cpu
 from ansible_collections.celeryops.deploy.plugins.module_utils._celery_worker import launcher_command
 
@@ -163,7 +165,7 @@ def pod_annotations(settings, own_checksum=''):
     return result
 
 
-def _pod(settings, component, container, grace, extra_volumes=None, own_checksum=''):
+def _pod(settings, component, container, grace, extra_volumes=None, own_checksum='', group_pod=None):
     volumes = [
         {'name': 'tmp', 'emptyDir': {'medium': 'Memory', 'sizeLimit': '64Mi'}},
         {'name': 'celeryops', 'configMap': {'name': settings['probe_config_name'], 'defaultMode': 0o444}},
@@ -198,7 +200,9 @@ def _pod(settings, component, container, grace, extra_volumes=None, own_checksum
     annotations = pod_annotations(settings, own_checksum)
     if annotations:
         meta['annotations'] = annotations
-    return {'metadata': meta, 'spec': spec}
+    # What the user adds (celery_k8s_pod, the role's, the group's: _celery_k8s_pod).
+    pod = merge_pod(settings.get('pod'), settings.get('role_pod'), group_pod)
+    return apply_pod({'metadata': meta, 'spec': spec}, container, pod, selector(settings, component))
 
 
 def _container(settings, name, args, extra_secret=None, command=None):
@@ -304,7 +308,9 @@ def worker_manifests(groups, settings):
                                            **_timing(settings, 'readiness'))
         container['livenessProbe'] = dict(_probe_exec(settings, 'alive', group['name']),
                                           **_timing(settings, 'liveness'))
-        pod = _pod(settings, component, container, group['stop_timeout'], own_checksum=checksum(own, settings.get('checksum_key', '')) if own else '')
+        pod = _pod(settings, component, container, group['stop_timeout'],
+                   own_checksum=checksum(own, settings.get('checksum_key', '')) if own else '',
+                   group_pod=group.get('k8s_pod'))
         autoscaling = group.get('autoscaling') or settings.get('autoscaling') or 'none'
         replicas = int(group.get('instances') or 1)
         # A new pod consumes before an old one stops (and finishes its tasks).

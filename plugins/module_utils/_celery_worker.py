@@ -45,7 +45,8 @@ WORKLOAD_KEYS = ('kind', 'task_memory_mb', 'avg_duration_s', 'cpu_time_s', 'rate
 # Kubernetes requests; autoscaling/max_replicas/autoscale_queue_length size
 # the HPA or KEDA ScaledObject.
 KNOWN_KEYS = frozenset(('name', 'queues', 'pool') + POSITIVE_INTS + CPU_NUMBERS
-                       + ('autoscale', 'environment', 'extra_args', 'autoscaling', 'settings', 'watchdog')
+                       + ('autoscale', 'environment', 'extra_args', 'autoscaling', 'settings', 'watchdog',
+                          'k8s_pod')
                        + WORKLOAD_KEYS + ('plan_summary', 'plan_reasons'))
 # Group keys the plan may fill in (celery_worker_plan returns them by the same names).
 PLANNED_KEYS = ('pool', 'concurrency', 'instances', 'prefetch_multiplier', 'max_tasks_per_child',

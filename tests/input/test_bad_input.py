@@ -233,6 +233,11 @@ COMPOSE_CASES = {
             {'name': 'io', 'queues': ['io'], 'pool': 'threads', 'concurrency': 8}]),
         ['On Kubernetes every worker container needs a memory limit', 'worker group io runs without a memory limit',
          'Give it memory_limit_mb']),
+    'pod label that would detach the pods': (
+        compose_with(celery_platform='kubernetes', celery_k8s_pod={'labels': {'app.kubernetes.io/name': 'x'}},
+                     celery_worker_groups=[{'name': 'io', 'queues': ['io'], 'pool': 'threads', 'concurrency': 8,
+                                            'memory_limit_mb': 300}]),
+        ['celery_k8s_pod.labels must not set app.kubernetes.io/name']),
     'plan cpus zero': (compose_with(celery_platform='kubernetes', celery_worker_plan_cpus=0,
                                     celery_worker_plan_memory_mb=4096),
                        ['celery_worker_plan_cpus must be more than 0 CPUs']),

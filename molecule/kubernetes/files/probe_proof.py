@@ -89,11 +89,16 @@ class Proof:
         os.chmod(path, 0o600)
         return path, env
 
-    def configmap_dir(self, name):
+    def configmap_dir(self, name, optional=False):
+        """A ConfigMap's keys as files; one the render does not hold (yours) is empty when
+        optional, and stops the pod otherwise, as the kubelet does."""
         directory = os.path.join(self.tmp, name)
         if not os.path.isdir(directory):
             os.makedirs(directory)
-            for key, value in by_kind(self.docs, 'ConfigMap')[name]['data'].items():
+            rendered = by_kind(self.docs, 'ConfigMap')
+            if name not in rendered and not optional:
+                raise RuntimeError('ConfigMap %s is neither rendered nor optional' % name)
+            for key, value in (rendered[name]['data'] if name in rendered else {}).items():
                 with open(os.path.join(directory, key), 'w') as handle:
                     handle.write(value)
             os.chmod(directory, 0o755)
@@ -150,7 +155,9 @@ class Proof:
         for mount in container.get('volumeMounts', []):
             volume = volumes[mount['name']]
             if 'configMap' in volume:
-                argv += ['-v', '%s:%s:ro' % (self.configmap_dir(volume['configMap']['name']), mount['mountPath'])]
+                argv += ['-v', '%s:%s:ro' % (self.configmap_dir(volume['configMap']['name'],
+                                                                volume['configMap'].get('optional', False)),
+                                             mount['mountPath'])]
             elif 'emptyDir' in volume:
                 # fsGroup makes an emptyDir writable by the pod's group.
                 argv += ['--tmpfs', '%s:uid=%d,gid=%d,mode=0770' % (
