@@ -47,7 +47,6 @@ class CronProof(Proof):
             raise RuntimeError('no CronJob in %s' % self.args.manifests)
         url = by_kind(self.docs, 'Secret')['%s-secrets' % app]['stringData']['CELERY_BROKER_URL']
         password = urlsplit(url).password
-        docker('network', 'create', self.network)
         self.start_broker(url)
         self.start_pod(worker)
         ready = self.wait_for(worker, 'readiness', self.args.timeout)

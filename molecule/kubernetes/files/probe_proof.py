@@ -1,13 +1,12 @@
 """Run the probes of rendered Kubernetes manifests against real containers.
 
 No cluster runs here, so each Deployment's pod is reproduced on the Docker
-engine from the manifests themselves: the same image, command and args,
-user, read-only root, dropped capabilities, environment from the rendered
-ConfigMap and Secret, the probe ConfigMap mounted where the pod mounts it,
-emptyDirs as tmpfs, and the pod-like hostname. A Redis container (a
-RabbitMQ one for an amqp:// URL) answers to the broker host of the
-Secret's URL. Then the probe commands and httpGet
-paths, taken from the manifests, must:
+engine from the manifests themselves, by kubelet.Pod (see kubelet.py: image,
+command, args, environment, volumes, securityContext, limits), one pod per
+Deployment, without the kubelet's loop: this proof runs the probes itself,
+in situations it makes. A Redis container (a RabbitMQ one for an amqp://
+URL) answers to the broker host of the Secret's URL. Then the probe
+commands and httpGet paths, taken from the manifests, must:
 
   succeed  against healthy containers (startup, readiness, liveness);
   fail     against a wedged worker (SIGSTOP) while the broker works
@@ -19,7 +18,7 @@ paths, taken from the manifests, must:
 With --expect-conf and --expect-env, also what the inventory says reaches
 the running worker: Celery's own `inspect conf` of the worker's node holds
 those settings, and the worker process's environment those variables (the
-kubelet's resolution of envFrom and env, as start_pod does it).
+kubelet's resolution of envFrom and env, as kubelet.Cluster does it).
 
 Every wait is bounded; the containers and network are removed at the end.
 Prints a JSON report; exits 1 when an expectation fails.
@@ -28,35 +27,12 @@ Prints a JSON report; exits 1 when an expectation fails.
 import argparse
 import json
 import os
-import subprocess
 import sys
-import tempfile
 import time
-import urllib.error
-import urllib.request
 from urllib.parse import urlsplit
 
-import yaml
-
-
-def docker(*args, check=True, timeout=120):
-    proc = subprocess.run(('docker',) + args, capture_output=True, text=True, timeout=timeout, check=False)
-    if check and proc.returncode != 0:
-        raise RuntimeError('docker %s: %s' % (' '.join(args[:2]), proc.stderr.strip()))
-    return proc
-
-
-def load(directory):
-    docs = []
-    for name in sorted(os.listdir(directory)):
-        if name.endswith('.yaml'):
-            with open(os.path.join(directory, name)) as handle:
-                docs.extend(doc for doc in yaml.safe_load_all(handle) if doc)
-    return docs
-
-
-def by_kind(docs, kind):
-    return dict((doc['metadata']['name'], doc) for doc in docs if doc['kind'] == kind)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from kubelet import Cluster, Pod, by_kind, docker, load  # noqa: E402,F401 (its directory first; cron_proof imports them here)
 
 
 class Proof:
@@ -64,48 +40,15 @@ class Proof:
         self.args = args
         self.docs = docs
         self.prefix = args.prefix
-        self.network = '%s-net' % self.prefix
+        self.cluster = Cluster(docs, self.prefix)
+        self.network = self.cluster.network
         self.results = []
         self.ok = True
-        self.tmp = tempfile.mkdtemp(prefix='celeryops-probe-proof-')
+        self.tmp = self.cluster.tmp
         self.containers = {}
+        self.pods = {}
 
     # ---- setup -----------------------------------------------------------
-    def env_file(self, container):
-        configmaps = by_kind(self.docs, 'ConfigMap')
-        secrets = by_kind(self.docs, 'Secret')
-        env = {}
-        for source in container.get('envFrom', []):
-            if 'configMapRef' in source:
-                env.update(configmaps[source['configMapRef']['name']]['data'])
-            if 'secretRef' in source:
-                env.update(secrets[source['secretRef']['name']]['stringData'])
-        for item in container.get('env', []):
-            env[item['name']] = item['value']
-        path = os.path.join(self.tmp, '%s.env' % container['name'])
-        with open(path, 'w') as handle:
-            for key, value in sorted(env.items()):
-                handle.write('%s=%s\n' % (key, value))
-        os.chmod(path, 0o600)
-        return path, env
-
-    def configmap_dir(self, name, optional=False):
-        """A ConfigMap's keys as files; one the render does not hold (yours) is empty when
-        optional, and stops the pod otherwise, as the kubelet does."""
-        directory = os.path.join(self.tmp, name)
-        if not os.path.isdir(directory):
-            os.makedirs(directory)
-            rendered = by_kind(self.docs, 'ConfigMap')
-            if name not in rendered and not optional:
-                raise RuntimeError('ConfigMap %s is neither rendered nor optional' % name)
-            for key, value in (rendered[name]['data'] if name in rendered else {}).items():
-                with open(os.path.join(directory, key), 'w') as handle:
-                    handle.write(value)
-            os.chmod(directory, 0o755)
-            for key in os.listdir(directory):
-                os.chmod(os.path.join(directory, key), 0o444)
-        return directory
-
     def start_broker(self, url):
         parts = urlsplit(url)
         if parts.scheme in ('amqp', 'pyamqp'):
@@ -140,73 +83,18 @@ class Proof:
         return name
 
     def start_pod(self, deployment):
-        spec = deployment['spec']['template']['spec']
-        container = spec['containers'][0]
-        security = spec.get('securityContext', {})
-        name = '%s-%s' % (self.prefix, deployment['metadata']['name'])
-        env_path, _env = self.env_file(container)
-        argv = ['run', '-d', '--name', name, '--network', self.network,
-                '--hostname', '%s-5d9c7b6f4-x2k8q' % deployment['metadata']['name'][:40],
-                '--user', '%d:%d' % (security['runAsUser'], security['runAsGroup']),
-                '--env-file', env_path, '--cap-drop', 'ALL', '--security-opt', 'no-new-privileges']
-        if container['securityContext'].get('readOnlyRootFilesystem'):
-            argv.append('--read-only')
-        volumes = dict((volume['name'], volume) for volume in spec.get('volumes', []))
-        for mount in container.get('volumeMounts', []):
-            volume = volumes[mount['name']]
-            if 'configMap' in volume:
-                argv += ['-v', '%s:%s:ro' % (self.configmap_dir(volume['configMap']['name'],
-                                                                volume['configMap'].get('optional', False)),
-                                             mount['mountPath'])]
-            elif 'emptyDir' in volume:
-                # fsGroup makes an emptyDir writable by the pod's group.
-                argv += ['--tmpfs', '%s:uid=%d,gid=%d,mode=0770' % (
-                    mount['mountPath'], security['runAsUser'], security.get('fsGroup', security['runAsGroup']))]
-            elif 'persistentVolumeClaim' in volume:
-                # A claim: a directory that outlives the container, group-owned by fsGroup as the kubelet makes it.
-                claim = os.path.join(self.tmp, 'claim-%s' % volume['persistentVolumeClaim']['claimName'])
-                os.makedirs(claim, exist_ok=True)
-                os.chown(claim, 0, security.get('fsGroup', security['runAsGroup']))
-                os.chmod(claim, 0o2770)
-                argv += ['-v', '%s:%s' % (claim, mount['mountPath'])]
-        for port in container.get('ports', []):
-            argv += ['-p', '127.0.0.1::%d' % port['containerPort']]
-        argv += ['--entrypoint', container['command'][0], container['image']]
-        argv += container['command'][1:] + container.get('args', [])
-        docker(*argv)
-        self.containers[deployment['metadata']['name']] = name
-        return name, container
+        """The deployment's pod as kubelet.Pod makes it, without its kubelet loop: the proof
+        drives the probes itself. Returns the container's name and spec."""
+        name = deployment['metadata']['name']
+        pod = Pod(self.cluster, deployment['spec']['template'], '%s-5d9c7b6f4-x2k8q' % name[:40])
+        pod.start(kubelet=False)
+        self.containers[name] = pod.container
+        self.pods[name] = pod
+        return pod.container, pod.container_spec
 
     # ---- probes ----------------------------------------------------------
-    def run_probe(self, name, container, probe):
-        """True when the probe passes, as the kubelet would judge it."""
-        timeout = probe.get('timeoutSeconds', 1)
-        if 'exec' in probe:
-            try:
-                proc = docker('exec', name, *probe['exec']['command'], check=False, timeout=timeout + 5)
-            except subprocess.TimeoutExpired:
-                return False, 'timed out after %ss' % timeout
-            return proc.returncode == 0, (proc.stderr or proc.stdout).strip()[-200:]
-        http = probe['httpGet']
-        port = http['port']
-        if not isinstance(port, int):
-            port = [item['containerPort'] for item in container['ports'] if item['name'] == port][0]
-        mapped = docker('port', name, '%d/tcp' % port, check=False)
-        if mapped.returncode != 0 or not mapped.stdout.strip():
-            return False, 'port %s not published (container not running)' % port
-        host_port = mapped.stdout.strip().splitlines()[0].rsplit(':', 1)[1]
-        url = 'http://127.0.0.1:%s%s' % (host_port, http['path'])
-        try:
-            with urllib.request.urlopen(url, timeout=timeout) as response:
-                return 200 <= response.status < 400, '%s -> %d' % (http['path'], response.status)
-        except (urllib.error.URLError, OSError) as exc:
-            return False, '%s -> %s' % (http['path'], exc)
-
     def expect(self, situation, deployment, kind, want):
-        name = self.containers[deployment['metadata']['name']]
-        container = deployment['spec']['template']['spec']['containers'][0]
-        probe = container['%sProbe' % kind]
-        passed, detail = self.run_probe(name, container, probe)
+        passed, detail = self.pods[deployment['metadata']['name']].probe(kind)
         good = passed == want
         self.ok = self.ok and good
         self.results.append({'situation': situation, 'deployment': deployment['metadata']['name'],
@@ -216,13 +104,11 @@ class Proof:
     def expect_within(self, situation, deployment, kind, want, limit):
         """Like expect, but the probe may take up to `limit` seconds to turn
         (a heartbeat file goes stale after its maximum age)."""
-        name = self.containers[deployment['metadata']['name']]
-        container = deployment['spec']['template']['spec']['containers'][0]
-        probe = container['%sProbe' % kind]
+        pod = self.pods[deployment['metadata']['name']]
         start = time.time()
         deadline = start + limit
         while True:
-            passed, detail = self.run_probe(name, container, probe)
+            passed, detail = pod.probe(kind)
             if passed == want or time.time() > deadline:
                 break
             time.sleep(1)
@@ -234,13 +120,11 @@ class Proof:
 
     def wait_for(self, deployment, kind, limit):
         """Run a probe until it passes, at most `limit` seconds (bounded)."""
-        name = self.containers[deployment['metadata']['name']]
-        container = deployment['spec']['template']['spec']['containers'][0]
-        probe = container['%sProbe' % kind]
-        period = min(probe.get('periodSeconds', 10), 3)
+        pod = self.pods[deployment['metadata']['name']]
+        period = min(pod.container_spec['%sProbe' % kind].get('periodSeconds', 10), 3)
         deadline = time.time() + limit
         while time.time() < deadline:
-            passed, _detail = self.run_probe(name, container, probe)
+            passed, _detail = pod.probe(kind)
             if passed:
                 return True
             time.sleep(period)
@@ -280,7 +164,6 @@ class Proof:
         beat = deployments['%s-beat' % app]
         flower = deployments['%s-flower' % app]
         secret = by_kind(self.docs, 'Secret')['%s-secrets' % app]
-        docker('network', 'create', self.network)
         self.start_broker(secret['stringData']['CELERY_BROKER_URL'])
         for deployment in (worker, beat, flower):
             self.start_pod(deployment)
@@ -331,13 +214,14 @@ class Proof:
         self.expect('flower stopped', flower, 'liveness', False)
 
     def cleanup(self):
-        for name in self.containers.values():
-            docker('rm', '-f', name, check=False)
-        docker('network', 'rm', self.network, check=False)
+        if 'broker' in self.containers:
+            docker('rm', '-f', self.containers['broker'], check=False)
+        self.cluster.cleanup()
 
 
-def main(proof_class=Proof, description=__doc__, prefix='celeryops-proof'):
-    """Run ``proof_class`` on the manifests of argv, print its JSON report, exit 1 when it failed."""
+def main(proof_class=Proof, description=__doc__, prefix='celeryops-proof', arguments=None):
+    """Run ``proof_class`` on the manifests of argv, print its JSON report, exit 1 when it failed;
+    ``arguments`` adds a proof's own options to the parser."""
     parser = argparse.ArgumentParser(description=description.splitlines()[0])
     parser.add_argument('manifests')
     parser.add_argument('--app', required=True, help='celery_app_name')
@@ -352,6 +236,8 @@ def main(proof_class=Proof, description=__doc__, prefix='celeryops-proof'):
                         help="JSON: settings the worker's inspect conf must hold")
     parser.add_argument('--expect-env', type=json.loads, default={},
                         help="JSON: variables the worker's process must have")
+    if arguments:
+        arguments(parser)
     args = parser.parse_args()
     proof = proof_class(args, load(args.manifests))
     try:

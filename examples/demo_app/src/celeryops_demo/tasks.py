@@ -5,6 +5,7 @@ import time
 import uuid
 
 import redis
+from celery import current_task
 
 from .celery import app
 
@@ -79,23 +80,55 @@ ATTEMPTS_KEY = "celeryops_demo:attempts"
 
 
 def _attempt(client, what, token, attempt):
-    line = "%s|%s|%s|%d|%.3f|%s" % (what, token, record.request.hostname or "", os.getpid(), time.time(), attempt)
+    # current_task: the task running in this thread, record or outgrow.
+    line = "%s|%s|%s|%d|%.3f|%s" % (what, token, current_task.request.hostname or "", os.getpid(), time.time(),
+                                    attempt)
     pipe = client.pipeline()
     pipe.rpush(ATTEMPTS_KEY, line)
     pipe.ltrim(ATTEMPTS_KEY, -20000, -1)
     pipe.execute()
 
 
-@app.task
-def record(token, seconds=1.0):
-    """Fault-test task: works `seconds`, then counts one run of `token`."""
+def _recorded_run(token, seconds, before=None):
+    """One attempt of a fault-test task: `before()` (if any), work `seconds`,
+    count one run of `token`; both ends noted in ATTEMPTS_KEY."""
     client = _redis()
     attempt = uuid.uuid4().hex
     try:
         _attempt(client, "start", token, attempt)
+        if before:
+            before(client)
         time.sleep(float(seconds))
         runs = client.hincrby(RUNS_KEY, token, 1)
         _attempt(client, "end", token, attempt)
         return runs
     finally:
         client.close()
+
+
+@app.task
+def record(token, seconds=1.0):
+    """Fault-test task: works `seconds`, then counts one run of `token`."""
+    return _recorded_run(token, seconds)
+
+
+# Tokens whose `outgrow` task already ran once (the first attempt is the one
+# that takes the memory).
+OUTGROWN_KEY = "celeryops_demo:outgrown"
+
+
+@app.task
+def outgrow(token, megabytes=0, seconds=0.5):
+    """Fault-test task: its first attempt holds `megabytes` of memory, more
+    than its container may use, so the kernel kills the worker (an OOM kill);
+    a redelivery of the same message then works `seconds` and counts one run
+    of `token`, as `record` does."""
+
+    def first_takes_memory(client):
+        if client.hsetnx(OUTGROWN_KEY, token, "%.3f" % time.time()):
+            # Written, not just reserved: untouched pages would not count.
+            held = bytearray(b"\x01") * (int(megabytes) * 1024 * 1024)
+            time.sleep(60)
+            del held
+
+    return _recorded_run(token, seconds, first_takes_memory)
