@@ -101,6 +101,9 @@ all:
     celery_app_module: celeryops_demo.celery:app
     celery_image: ${APP_IMAGE:-celeryops/demo-app:latest}
     celery_compose_pull: never
+    # The health checks run at the roles' default interval and start period
+    # (30 s each): the scenario shortens them, the demo (and demo-check in
+    # make test) deploys with what users get.
     # The all-in-one Redis with the roles' default user; the image is a local
     # stand-in for redis:7.4-bookworm (scripts/build-app-image.sh), since
     # nothing can be pulled here. With a registry, leave the image out.
@@ -109,7 +112,6 @@ all:
     celery_compose_broker_password: "{{ lookup('ansible.builtin.file', '$demo/broker_password') }}"
     celery_broker_url: "redis://:{{ celery_compose_broker_password }}@broker:6379/0"
     celery_result_backend: "redis://:{{ celery_compose_broker_password }}@broker:6379/1"
-    celery_compose_healthcheck_interval: 10
     # Set by the collection, not in the app: acknowledge after the task ran,
     # requeue it when its worker dies, and how soon a killed worker's message
     # is delivered again (the fault tests shorten it).

@@ -10,6 +10,7 @@ __metaclass__ = type
 from ansible_collections.celeryops.deploy.plugins.module_utils._celery_compose import fragment
 from ansible_collections.celeryops.deploy.plugins.module_utils._celery_k8s import checksum, manifests
 from ansible_collections.celeryops.deploy.plugins.module_utils._celery_k8s_pod import settings_errors
+from ansible_collections.celeryops.deploy.plugins.module_utils._celery_k8s_rollout import rollout_status
 from ansible_collections.celeryops.deploy.plugins.plugin_utils._filter import filter_map
 
 
@@ -18,4 +19,5 @@ class FilterModule(object):
 
     def filters(self):
         return filter_map(celery_compose_fragment=fragment, celery_k8s_manifests=manifests,
-                          celery_k8s_checksum=checksum, celery_k8s_pod_errors=settings_errors)
+                          celery_k8s_checksum=checksum, celery_k8s_pod_errors=settings_errors,
+                          celery_k8s_rollout_status=rollout_status)

@@ -8,9 +8,12 @@ once and reports success before the new ones work. Here, before that:
 
 - a worker service (label ``io.celeryops.component=worker``) surges: one new
   container beside the old ones (``up --no-recreate --scale n+1``), ready
-  (its own health check, run with ``docker exec`` until it passes), then one
-  old container stopped with its grace period (Celery's warm shutdown) and
-  removed; and so on. The service never has fewer ready containers.
+  (its own health check, run with ``docker exec`` until it passes, then
+  still running, not restarted, and passing again after a settle time, as
+  the systemd rollout's units must stay up: a container that is healthy
+  once and then crashes is no ready one), then one old container stopped
+  with its grace period (Celery's warm shutdown) and removed; and so on.
+  The service never has fewer ready containers.
 - any other service (beat, a singleton; Flower, one published port) is
   recreated and must become ready.
 
@@ -130,18 +133,27 @@ def _duration(value, default):
     return total + float(number or 0)
 
 
-def _wait_ready(docker, container, test, timeout, restarts=0):
+def _wait_ready(docker, container, test, timeout, restarts=0, settle=0):
+    """(True, '') once the container's health check passes and, `settle` seconds later, it still
+    runs, was not restarted, and passes again; else (False, why)."""
     deadline = docker.clock() + timeout
     while docker.clock() < deadline:
         if not docker.running(container, restarts):
             return False, 'the container stopped or restarted'
         if docker.check(container, test):
+            if not settle:
+                return True, ''
+            docker.sleep(settle)
+            if not docker.running(container, restarts):
+                return False, 'it stopped or restarted within %ss of passing its health check' % settle
+            if not docker.check(container, test):
+                return False, 'its health check failed again within %ss of passing' % settle
             return True, ''
         docker.sleep(1)
     return False, 'not ready within %ss' % timeout
 
 
-def rollout(docker, restore, backups=None, timeout=300, log_lines=20, secrets=(), check_mode=False):
+def rollout(docker, restore, backups=None, timeout=300, log_lines=20, secrets=(), check_mode=False, settle=3):
     """Bring each outdated service to the project files, one container at a
     time for workers; return the result or raise RolloutFailed.
 
@@ -173,7 +185,8 @@ def rollout(docker, restore, backups=None, timeout=300, log_lines=20, secrets=()
                 before = set(cid for cid, _hash in docker.containers(name))
                 docker.scale_up(name, len(before) + 1, timeout)
                 new = [cid for cid, _hash in docker.containers(name) if cid not in before]
-                ok, why = (_wait_ready(docker, new[0], test, timeout) if new else (False, 'no container was created'))
+                ok, why = (_wait_ready(docker, new[0], test, timeout, settle=settle) if new
+                           else (False, 'no container was created'))
                 if not ok:
                     log = scrub(docker.logs(new[0], log_lines), secrets) if new else ''
                     for cid in new:
@@ -188,7 +201,7 @@ def rollout(docker, restore, backups=None, timeout=300, log_lines=20, secrets=()
             try:
                 docker.recreate(name, timeout)
                 now = docker.containers(name)
-                ok, why = _wait_ready(docker, now[-1][0], test, timeout) if now else (False, 'no container')
+                ok, why = _wait_ready(docker, now[-1][0], test, timeout, settle=settle) if now else (False, 'no container')
             except RuntimeError as error:
                 ok, why, now = False, str(error), docker.containers(name)
             if not ok:
@@ -208,7 +221,7 @@ def rollout(docker, restore, backups=None, timeout=300, log_lines=20, secrets=()
     return result
 
 
-def rolling_restart(docker, timeout=300, log_lines=20, secrets=(), check_mode=False):
+def rolling_restart(docker, timeout=300, log_lines=20, secrets=(), check_mode=False, settle=3):
     """Restart every worker container in turn (its grace period: a warm
     shutdown), each ready again before the next; raise RolloutFailed at the
     first that is not, naming it."""
@@ -224,7 +237,7 @@ def rolling_restart(docker, timeout=300, log_lines=20, secrets=(), check_mode=Fa
                 continue
             restarts = docker.restarts(container) or 0
             docker.restart(container, grace)
-            ok, why = _wait_ready(docker, container, test, timeout, restarts)
+            ok, why = _wait_ready(docker, container, test, timeout, restarts, settle)
             if not ok:
                 log = scrub(docker.logs(container, log_lines), secrets)
                 raise RolloutFailed('container %s of service %s did not come back ready after its restart (%s); '

@@ -54,6 +54,12 @@ options:
     description: Seconds a new container may take to become ready.
     type: int
     default: 300
+  settle:
+    description:
+      - Seconds a container must stay running, not restarted by its policy, after its health check first passed;
+        then the check must pass again. A container that is healthy once and then crashes is not ready.
+    type: int
+    default: 3
   log_lines:
     description: Log lines of the failed container in the failure message.
     type: int
@@ -130,6 +136,7 @@ def main():
             restart_workers=dict(type='bool', default=False),
             backups=dict(type='dict', default={}),
             timeout=dict(type='int', default=300),
+            settle=dict(type='int', default=3),
             log_lines=dict(type='int', default=20),
             secrets=dict(type='list', elements='str', default=[], no_log=True),
         ),
@@ -154,9 +161,11 @@ def main():
     try:
         if params['restart_workers']:
             module.exit_json(**rolling_restart(docker, timeout=params['timeout'], log_lines=params['log_lines'],
-                                               secrets=params['secrets'], check_mode=module.check_mode))
+                                               secrets=params['secrets'], check_mode=module.check_mode,
+                                               settle=params['settle']))
         result = rollout(docker, restore, backups=params['backups'], timeout=params['timeout'],
-                         log_lines=params['log_lines'], secrets=params['secrets'], check_mode=module.check_mode)
+                         log_lines=params['log_lines'], secrets=params['secrets'], check_mode=module.check_mode,
+                         settle=params['settle'])
     except RolloutFailed as failure:
         module.fail_json(msg=str(failure), **failure.result)
     except (RuntimeError, ValueError) as error:

@@ -19,7 +19,8 @@ two controllers do with them:
                the pod's address) at their initialDelaySeconds and
                periodSeconds, judged by timeoutSeconds, successThreshold and
                failureThreshold; a container that exits (an OOM kill
-               included) or fails its liveness or startup probe is
+               included, seen by Docker or in the kernel log) or fails its
+               liveness or startup probe is
                restarted (restartPolicy Always) with the kubelet's backoff
                (at once, then 10 s doubling up to 300 s); a deleted pod gets
                SIGTERM and SIGKILL after terminationGracePeriodSeconds.
@@ -64,7 +65,8 @@ import yaml
 # The kubelet's crash-loop backoff: the first restart at once, then these.
 BACKOFF_START_S = 10
 BACKOFF_MAX_S = 300
-TICK_S = 0.5
+# How often each pod loop looks at its container (the kubelet relists every second).
+TICK_S = 1.0
 
 
 def docker(*args, check=True, timeout=120):
@@ -85,6 +87,17 @@ def load(directory):
 
 def by_kind(docs, kind):
     return dict((doc['metadata']['name'], doc) for doc in docs if doc['kind'] == kind)
+
+
+def kernel_oom_kills(container_id):
+    """How often the kernel's OOM killer killed a process of this container's memory cgroup, from
+    the kernel log (its oom-kill line names the cgroup, which holds the container's id). Docker's
+    own OOMKilled flag misses some kills when it handles the exit first; the kubelet reads the
+    runtime's, which reads the cgroup's events. None when the log cannot be read."""
+    proc = subprocess.run(['dmesg'], capture_output=True, text=True, timeout=30, check=False)
+    if proc.returncode != 0:
+        return None
+    return sum(1 for line in proc.stdout.splitlines() if 'oom-kill:' in line and container_id in line)
 
 
 def quantity_bytes(text):
@@ -245,6 +258,8 @@ class Pod:
         self.deleting = False
         self.gone = threading.Event()
         self.thread = None
+        self.id = None
+        self.oom_kills = 0
 
     # ---- the container ------------------------------------------------------
     def run_argv(self):
@@ -351,7 +366,8 @@ class Pod:
         (probes, restarts) in a thread, else leave the probes to the caller."""
         with self.cluster.lock:
             self.cluster.pods.append(self)
-        docker(*self.run_argv())
+        self.id = docker(*self.run_argv()).stdout.strip()
+        self.oom_kills = kernel_oom_kills(self.id) or 0
         docker('start', self.container)
         self.cluster.event('created', self.name, hash=self.hash)
         if kubelet:
@@ -377,7 +393,12 @@ class Pod:
             if not state['Running']:
                 if restart_at is None:
                     self.set_ready(False)
-                    self.cluster.event('exited', self.name, code=state['ExitCode'], oom_killed=state['OOMKilled'],
+                    kills = kernel_oom_kills(self.id)
+                    by_kernel = kills is not None and kills > self.oom_kills
+                    self.oom_kills = kills if kills is not None else self.oom_kills
+                    self.cluster.event('exited', self.name, code=state['ExitCode'],
+                                       oom_killed=bool(state['OOMKilled'] or by_kernel),
+                                       oom_seen_by={'docker': bool(state['OOMKilled']), 'kernel': by_kernel},
                                        restarts=self.restarts)
                     restart_at = now + backoff
                     backoff = min(max(backoff * 2, BACKOFF_START_S), BACKOFF_MAX_S)

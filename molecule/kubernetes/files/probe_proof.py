@@ -11,7 +11,7 @@ commands and httpGet paths, taken from the manifests, must:
   succeed  against healthy containers (startup, readiness, liveness);
   fail     against a wedged worker (SIGSTOP) while the broker works
            (readiness and liveness, once its heartbeat file is stale), a
-           wedged beat (readiness), and a stopped worker or Flower;
+           wedged beat (readiness);
   liveness keeps passing during a broker outage (readiness fails), and
            readiness passes again once the broker is back.
 
@@ -207,11 +207,9 @@ class Proof:
         self.expect_within('beat wedged', beat, 'readiness', False, 20)
         docker('kill', '--signal', 'SIGCONT', self.containers[beat['metadata']['name']])
 
-        # Stopped containers: every probe fails.
-        docker('stop', '-t', '5', self.containers[worker['metadata']['name']])
-        self.expect('worker stopped', worker, 'liveness', False)
-        docker('stop', '-t', '5', self.containers[flower['metadata']['name']])
-        self.expect('flower stopped', flower, 'liveness', False)
+        # No "container stopped" situation: a probe of a stopped container fails whatever it
+        # says, so it would prove nothing. A container that dies is restarted by the kubelet:
+        # e2e_proof.py shows it (an OOM kill) on kubelet.py.
 
     def cleanup(self):
         if 'broker' in self.containers:

@@ -63,7 +63,9 @@ class FakeEngine(cr.Docker):
         del self.boxes[container]
 
     def running(self, container, restarts=0):
-        return self.boxes[container]['running']
+        box = self.boxes[container]
+        # 'flaky': passes its first health check, then crashes and is restarted by its policy.
+        return box['running'] and not (box.get('checked') and 'flaky' in box['hash'])
 
     def restarts(self, container):
         return 0
@@ -75,6 +77,7 @@ class FakeEngine(cr.Docker):
 
     def check(self, container, test):
         assert test == READY
+        self.boxes[container]['checked'] = True
         return self.boxes[container]['running']
 
     def logs(self, container, lines):
@@ -156,3 +159,25 @@ def test_a_rolling_restart_goes_one_container_at_a_time_and_stops_at_the_first_t
     assert 'did not come back ready' in str(failure.value)
     engine = FakeEngine(MODEL, {'worker-io': [('a', 'h1'), ('c', 'h1')]}, {'worker-io': 'h1', 'beat': 'h1'})
     assert cr.rolling_restart(engine)['restarted'] == ['a', 'c']
+
+
+def test_a_container_healthy_once_then_crashing_is_not_ready_and_the_old_ones_stay():
+    engine = FakeEngine(MODEL, {'worker-io': [('a', 'h1'), ('b', 'h1')]}, {'worker-io': 'flaky', 'beat': 'h1'})
+    with pytest.raises(RolloutFailed) as failure:
+        cr.rollout(engine, restore=lambda backups: [])
+    assert 'stopped or restarted within 3s of passing its health check' in str(failure.value)
+    assert sorted(engine.boxes) == ['a', 'b'] and engine.log == ['create worker-io new1', 'remove new1']
+    # Without the settle time the same container counts as ready: the old one would be stopped.
+    engine = FakeEngine(MODEL, {'worker-io': [('a', 'h1'), ('b', 'h1')]}, {'worker-io': 'flaky', 'beat': 'h1'})
+    cr.rollout(engine, restore=lambda backups: [], settle=0)
+    assert 'stop a 150.0s' in engine.log
+
+
+def test_the_settle_time_is_waited_and_the_check_run_again():
+    engine = FakeEngine(MODEL, {'worker-io': [('a', 'h1')]}, {'worker-io': 'h2', 'beat': 'h1'})
+    slept, checks = [], []
+    engine.sleep = slept.append
+    check = engine.check
+    engine.check = lambda container, test: checks.append(container) or check(container, test)
+    cr.rollout(engine, restore=lambda backups: [], settle=3)
+    assert slept == [3] and checks == ['new1', 'new1']
