@@ -40,7 +40,7 @@ import time
 from urllib.parse import urlsplit
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kubelet import Workload, by_kind, docker, load, template_hash, wait_until  # noqa: E402 (its directory first)
+from kubelet import Workload, by_kind, docker, load, scaled, template_hash, wait_until  # noqa: E402 (its directory first)
 from probe_proof import Proof, main  # noqa: E402
 
 RUNS_KEY = 'celeryops_demo:runs'
@@ -257,16 +257,18 @@ class EndToEnd(Proof):
         at most replicas + maxSurge pods, at least replicas - maxUnavailable ready."""
         io = self.worker('io')
         update = io.obj['spec']['strategy']['rollingUpdate']
+        surge = scaled(update.get('maxSurge', '25%'), io.replicas, True)
+        unavailable = scaled(update.get('maxUnavailable', '25%'), io.replicas, False)
         ready_new = deleted = 0
         for event in self.cluster.events:
             if event['what'] == 'ready' and event['pod'] in new:
                 ready_new += 1
             elif event['what'] == 'deleting' and event['pod'] in old:
                 deleted += 1
-                if update.get('maxUnavailable', 0) == 0 and deleted > ready_new:
+                if unavailable == 0 and deleted > ready_new:
                     return False
-        return (deleted == len(old) and io.most_pods <= io.replicas + int(update.get('maxSurge', 1))
-                and io.fewest_ready >= io.replicas - int(update.get('maxUnavailable', 0)))
+        return (deleted == len(old) and io.most_pods <= io.replicas + surge
+                and io.fewest_ready >= io.replicas - unavailable)
 
     def beat_state(self):
         docs = load(self.args.beat_state)

@@ -387,7 +387,7 @@ class Pod:
             if self.deleting:
                 break
             state = self.state()
-            if state is None:
+            if state is None or self.deleting:  # its exit is the deletion's, not a crash
                 break
             now = time.time()
             if not state['Running']:
@@ -402,7 +402,7 @@ class Pod:
                                        restarts=self.restarts)
                     restart_at = now + backoff
                     backoff = min(max(backoff * 2, BACKOFF_START_S), BACKOFF_MAX_S)
-                if now >= restart_at:
+                if now >= restart_at and not self.deleting:
                     restart_at = None
                     docker('start', self.container, check=False)
                     self.restarts += 1
@@ -562,6 +562,8 @@ class Workload:
         """Apply a new render of the object: when its pod template changed, roll the pods to it
         under the object's strategy. True when every pod runs the new template and is ready."""
         self.obj = obj
+        if 'replicas' in obj['spec']:  # else an autoscaler's count stands
+            self.replicas = obj['spec']['replicas']
         want = template_hash(self.template)
         if all(pod.hash == want for pod in self.pods):
             self.cluster.event('unchanged', self.name)
