@@ -8,11 +8,12 @@ lost and duplicated (the demo's `record` task counts its runs in Redis):
   1. rolling restart of every worker, one at a time, under load
   2. SIGKILL of a worker's main process during long tasks (acks_late +
      reject_on_worker_lost; visibility timeout shortened by the deployment)
-  3. broker stopped for 10 s: every node answers a ping afterwards, and new
+  3. broker stopped for 10 s: every worker reports `reconnecting` during it
+     (the outage reached it), every node answers a ping afterwards, and new
      tasks complete
   4. a configuration change (concurrency) deployed by the roles under load
-  5. beat restarted mid-schedule: no periodic run doubled, none skipped
-     beyond one interval
+  5. beat restarted mid-schedule (its PID or container start changes): no
+     periodic run doubled, none skipped beyond one interval
 
 Writes .cache/faults/<platform>.json and prints a Markdown table.
 """
@@ -46,6 +47,19 @@ KILL_MAIN = (
     "    if stat.rsplit(')', 1)[1].split()[1] == '1':\n"
     "        os.kill(int(pid), signal.SIGKILL)\n"
 )
+
+
+# Where the launcher (roles/celery_common/files/celeryops-celery.py) writes
+# each worker's heartbeat: its state, e.g. `reconnecting` while the broker
+# is away. systemd: /run/celery/<app>/worker-<group>@<n>.heartbeat.
+HEARTBEAT_COMPOSE = '/tmp/celeryops-heartbeat.json'
+
+
+def heartbeat_state(text):
+    try:
+        return json.loads(text).get('state')
+    except ValueError:
+        return None
 
 
 class Compose:
@@ -128,8 +142,21 @@ class Compose:
     def broker(self, action):
         run(['docker', action] + (['-t', '10'] if action == 'stop' else []) + self.containers('broker'))
 
+    def worker_states(self):
+        """Worker container -> the state its heartbeat file reports (the
+        launcher's: consuming, reconnecting...), or None when unreadable."""
+        states = {}
+        for worker in self.workers():
+            proc = run(['docker', 'exec', worker, 'cat', HEARTBEAT_COMPOSE], check=False)
+            states[worker[:12]] = heartbeat_state(proc.stdout)
+        return states
+
     def beat_restart(self):
         run(['docker', 'restart', '-t', '60'] + self.containers('beat'), timeout=120)
+
+    def beat_identity(self):
+        """When beat's container last started (a restart changes it)."""
+        return run(['docker', 'inspect', '-f', '{{.State.StartedAt}}'] + self.containers('beat')).stdout.strip()
 
     def inventory(self):
         return os.path.join(ROOT, '.cache', 'demo', 'inventory-compose.yml')
@@ -199,8 +226,22 @@ class Systemd:
         service = 'rabbitmq-server' if self.args.broker == 'rabbitmq' else 'redis-server'
         run(['docker', 'exec', self.broker_host, 'systemctl', action, service], timeout=120)
 
+    def worker_states(self):
+        """Worker unit -> the state its heartbeat file reports, or None."""
+        states = {}
+        for unit in self.workers():
+            path = '/run/celery/demo/%s.heartbeat' % unit[len('demo-'):-len('.service')]
+            proc = run(['docker', 'exec', self.host, 'cat', path], check=False)
+            states[unit] = heartbeat_state(proc.stdout)
+        return states
+
     def beat_restart(self):
         run(['docker', 'exec', self.host, 'systemctl', 'restart', 'demo-beat'], timeout=120)
+
+    def beat_identity(self):
+        """Beat's main PID (a restart changes it; 0 when it is not running)."""
+        return run(['docker', 'exec', self.host, 'systemctl', 'show', '-p', 'MainPID', '--value',
+                    'demo-beat']).stdout.strip()
 
     def inventory(self):
         return os.path.join(ROOT, '.cache', 'demo', 'inventory.yml')
@@ -309,17 +350,30 @@ def fault_kill(platform, tag, visibility):
     return result
 
 
-def fault_broker(platform, tag, nodes):
+def fault_broker(platform, tag, nodes, outage_s=10):
+    """The broker stopped for `outage_s`: the outage must reach every worker
+    (its heartbeat reports `reconnecting` while the broker is away, read each
+    second), then every node answers a ping and new tasks complete."""
     platform.broker('stop')
-    time.sleep(10)
+    stopped = time.time()
+    seen = dict((worker, set()) for worker in platform.worker_states())
+    while time.time() - stopped < outage_s:
+        for worker, state in platform.worker_states().items():
+            seen.setdefault(worker, set()).add(state)
+        time.sleep(1)
     platform.broker('start')
     ping = platform.client('ping', '--nodes', str(nodes), '--timeout', '90')
     prefix = 'broker-%s' % tag
     send(platform, prefix, 'io', 10, 0.2)
     send(platform, prefix, 'cpu', 10, 0.2, start=10)
     result = tally(platform, 'broker', prefix, 20, 60)
-    result.update(fault='broker stopped 10 s; %d of %d nodes answered ping %.0f s after restart; 20 new tasks'
-                  % (ping['answered'], nodes, ping['seconds']), nodes_answered=ping['answered'], nodes=nodes)
+    reached = sorted(worker for worker, states in seen.items() if 'reconnecting' in states)
+    result.update(fault='broker stopped %d s; workers that reported reconnecting during it: %d of %d; %d of %d'
+                  ' nodes answered ping %.0f s after restart; 20 new tasks'
+                  % (outage_s, len(reached), len(seen), ping['answered'], nodes, ping['seconds']),
+                  nodes_answered=ping['answered'], nodes=nodes,
+                  states=dict((worker, sorted(str(state) for state in states)) for worker, states in seen.items()),
+                  proven=bool(seen) and len(reached) == len(seen) == nodes)
     return result
 
 
@@ -356,9 +410,11 @@ def fault_beat(platform, interval):
     against those that came, and runs after the restart (beat came back)."""
     since = time.time()
     time.sleep(8)
+    before = platform.beat_identity()
     started = time.time()
     platform.beat_restart()
     restart_s = time.time() - started
+    after_restart = platform.beat_identity()
     time.sleep(12)
     until = time.time()
     ticks = [tick for tick in platform.client('ticks', '--since', str(since))['ticks'] if tick <= until]
@@ -373,16 +429,21 @@ def fault_beat(platform, interval):
                                                          len(after)),
             'sent': owed, 'completed': len(ticks), 'lost': missing, 'duplicated': doubled,
             'longest_gap_s': round(max(gaps) if gaps else 0.0, 2), 'after_restart': len(after),
-            'proven': len(after) >= int(12 / interval) - 1}
+            'beat_before': before, 'beat_after': after_restart,
+            # Ticks after the restart come from a beat that was never restarted
+            # too: its PID (or container start) must have changed.
+            'proven': (len(after) >= int(12 / interval) - 1 and after_restart not in ('', '0')
+                       and after_restart != before)}
 
 
 def row_ok(result):
     """A row passes when nothing was lost or doubled and `proven`: the fault
     happened as the row says (a task was running at the kill, the instance
     stopped under load, the new setting runs...)."""
+    # A row without its proof is unproven: every fault sets `proven`.
     return ('error' not in result and result.get('lost') == 0 and result.get('duplicated') == 0
             and result.get('restarted', True) and result.get('deployed', True)
-            and result.get('proven', True)
+            and result.get('proven') is True
             and result.get('nodes_answered', 0) >= result.get('nodes', 0))
 
 

@@ -32,11 +32,6 @@ DEFAULT_QUEUE = 'celery'
 
 
 class CronProof(Proof):
-    def redis(self, *argv):
-        proc = docker('exec', self.containers['broker'], 'redis-cli', '--no-auth-warning', '-a', self.password,
-                      *argv, check=False)
-        return proc.stdout.strip() if proc.returncode == 0 else None
-
     def ticks(self):
         value = self.redis('get', TICK_KEY)
         return -1 if value is None else int(value or 0)
@@ -68,7 +63,6 @@ class CronProof(Proof):
         crons = sorted(by_kind(self.docs, 'CronJob').values(), key=lambda doc: doc['metadata']['name'])
         if not crons:
             raise RuntimeError('no CronJob in %s' % self.args.manifests)
-        self.password = urlsplit(secret['CELERY_BROKER_URL']).password
         self.backend_db = urlsplit(secret['CELERY_RESULT_BACKEND']).path.lstrip('/') or '0'
         self.start_broker(secret['CELERY_BROKER_URL'])
         # {queue: group}: who consumes what, from the workers' own --queues.

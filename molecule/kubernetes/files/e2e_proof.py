@@ -37,7 +37,6 @@ import json
 import os
 import sys
 import time
-from urllib.parse import urlsplit
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from kubelet import Workload, by_kind, docker, load, scaled, template_hash, wait_until  # noqa: E402 (its directory first)
@@ -91,23 +90,14 @@ class EndToEnd(Proof):
     def __init__(self, args, docs):
         super().__init__(args, docs)
         self.workloads = {}
-        self.password = None
 
     # ---- helpers -----------------------------------------------------------------
     def check(self, situation, good, **detail):
         self.ok = self.ok and bool(good)
         self.results.append(dict(detail, situation=situation, ok=bool(good)))
 
-    def redis(self, *argv):
-        proc = docker('exec', self.containers['broker'], 'redis-cli', '--no-auth-warning', '-a', self.password,
-                      *argv, check=False)
-        return proc.stdout.strip()
-
     def client_argv(self, mode, arg, detach=False):
-        env = self.cluster.environment(self.worker('io').template['spec']['containers'][0], 'client')
-        path = os.path.join(self.tmp, 'client.env')
-        with open(path, 'w') as handle:
-            handle.write(''.join('%s=%s\n' % item for item in sorted(env.items())))
+        path = self.cluster.env_file(self.worker('io').template['spec']['containers'][0], 'client')
         return (['run'] + (['-d', '--name', '%s-load' % self.prefix] if detach else ['--rm'])
                 + ['--network', self.network, '--user', '10001:10001', '--env-file', path, '--entrypoint', 'python3',
                    self.worker('io').template['spec']['containers'][0]['image'], '-c', CLIENT, mode, json.dumps(arg)])
@@ -135,11 +125,11 @@ class EndToEnd(Proof):
         return 1
 
     def runs(self, prefix):
-        raw = self.redis('hgetall', RUNS_KEY).splitlines()
+        raw = (self.redis('hgetall', RUNS_KEY) or '').splitlines()
         return dict((key, int(value)) for key, value in zip(raw[::2], raw[1::2]) if key.startswith(prefix))
 
     def attempts(self, token):
-        lines = self.redis('lrange', ATTEMPTS_KEY, '0', '-1').splitlines()
+        lines = (self.redis('lrange', ATTEMPTS_KEY, '0', '-1') or '').splitlines()
         return [line.split('|') for line in lines if line.split('|')[1:2] == [token]]
 
     def events(self, what, pods=None):
@@ -150,7 +140,6 @@ class EndToEnd(Proof):
     def run(self):
         app = self.args.app
         url = by_kind(self.docs, 'Secret')['%s-secrets' % app]['stringData']['CELERY_BROKER_URL']
-        self.password = urlsplit(url).password
         self.start_broker(url)
         for deployment in sorted(by_kind(self.docs, 'Deployment').values(), key=lambda doc: doc['metadata']['name']):
             workload = Workload(self.cluster, deployment, self.replicas(deployment))

@@ -199,6 +199,15 @@ class Cluster:
                 raise RuntimeError('%s %s has no key %s' % (kind, ref['name'], ref['key']))
         return env
 
+    def env_file(self, container, pod_name):
+        """The container's environment as a `docker --env-file` (0600: it
+        holds the Secrets' values); its path."""
+        path = os.path.join(self.tmp, '%s.env' % pod_name)
+        with open(path, 'w') as handle:
+            handle.write(''.join('%s=%s\n' % item for item in sorted(self.environment(container, pod_name).items())))
+        os.chmod(path, 0o600)
+        return path
+
     def files_dir(self, volume, security):
         """A ConfigMap or Secret volume: its keys (or items) as files of defaultMode."""
         kind = 'configMap' if 'configMap' in volume else 'secret'
@@ -268,11 +277,7 @@ class Pod:
         own = container.get('securityContext', {})
         user = own.get('runAsUser', security.get('runAsUser'))
         group = own.get('runAsGroup', security.get('runAsGroup'))
-        env = self.cluster.environment(container, self.name)
-        env_path = os.path.join(self.cluster.tmp, '%s.env' % self.name)
-        with open(env_path, 'w') as handle:
-            handle.write(''.join('%s=%s\n' % item for item in sorted(env.items())))
-        os.chmod(env_path, 0o600)
+        env_path = self.cluster.env_file(container, self.name)
         argv = ['create', '--name', self.container, '--network', self.cluster.network,
                 '--network-alias', self.name, '--hostname', self.name[:63], '--env-file', env_path,
                 '--label', 'celeryops.pod=%s' % self.name, '--label', 'celeryops.template-hash=%s' % self.hash,

@@ -47,10 +47,12 @@ class Proof:
         self.tmp = self.cluster.tmp
         self.containers = {}
         self.pods = {}
+        self.broker_password = None
 
     # ---- setup -----------------------------------------------------------
     def start_broker(self, url):
         parts = urlsplit(url)
+        self.broker_password = parts.password
         if parts.scheme in ('amqp', 'pyamqp'):
             return self.start_rabbitmq(parts)
         conf = os.path.join(self.tmp, 'redis.conf')
@@ -63,6 +65,14 @@ class Proof:
                '--entrypoint', 'redis-server', self.args.broker_image, '/etc/proof-redis.conf')
         self.containers['broker'] = name
         return name
+
+    def redis(self, *argv):
+        """redis-cli in the Redis broker with its password (from a file the
+        proof wrote, so never on a host command line); its output, or None
+        when the command failed."""
+        proc = docker('exec', self.containers['broker'], 'redis-cli', '--no-auth-warning', '-a',
+                      self.broker_password, *argv, check=False)
+        return proc.stdout.strip() if proc.returncode == 0 else None
 
     def start_rabbitmq(self, parts):
         """RabbitMQ (--rabbitmq-image) with the URL's user, password and vhost as its defaults."""

@@ -38,3 +38,19 @@ def test_row_ok_needs_the_fault_proven():
     assert not faults.row_ok(dict(good, deployed=False))
     assert not faults.row_ok(dict(good, nodes=3, nodes_answered=2))
     assert not faults.row_ok({'fault': 'x', 'error': 'RuntimeError: boom'})
+
+
+def test_row_ok_counts_a_missing_proof_as_unproven():
+    # A row that sets no proof (as the broker outage once did) fails.
+    assert not faults.row_ok({'lost': 0, 'duplicated': 0})
+    assert not faults.row_ok({'lost': 0, 'duplicated': 0, 'proven': 1})
+
+
+@pytest.mark.parametrize('text, state', [
+    ('{"alive": true, "kind": "worker", "state": "reconnecting"}', 'reconnecting'),
+    ('{"state": "consuming"}', 'consuming'),
+    ('', None),  # no file (cat failed) or an empty one
+    ('{"state": "consum', None),  # never half a file, but never a crash either
+])
+def test_heartbeat_state(text, state):
+    assert faults.heartbeat_state(text) == state
