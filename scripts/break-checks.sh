@@ -28,6 +28,13 @@ failed_task() {
   "$VENV/bin/python" "$ROOT/scripts/failed_task.py" "$1"
 }
 
+# A name in BREAKS that no scenario has is a typo, not a pass.
+for brk in ${BREAKS:-}; do
+  known=
+  for key in "${!expect[@]}"; do [ "${key#*:}" = "$brk" ] && known=1; done
+  [ -n "$known" ] || die "BREAKS: no scenario has a break named '$brk'"
+done
+
 logs="$CACHE/break-checks"
 mkdir -p "$logs"
 cd "$ROOT"

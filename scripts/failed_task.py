@@ -60,7 +60,7 @@ def failed_task(lines):
 
 
 def main(argv):
-    with open(argv[1], errors='replace') as handle:
+    with open(argv[1], encoding='utf-8', errors='replace') as handle:
         print(failed_task(handle.readlines()))
     return 0
 

@@ -6,12 +6,12 @@
 # containers. Each writes its own log under .cache/molecule-logs/; all logs
 # are printed at the end, in order.
 # SCENARIOS="compose" runs a subset (then one after the other).
-# `demo-check` in SCENARIOS (`make test` adds it) is the build/install check
+# DEMO_CHECK=1 (`make test` sets it) adds `demo-check`, the build/install check
 # (scripts/demo-check.sh, 318 s), run at the end of the first chain, the
 # shorter one.
 source "$(dirname "$0")/lib.sh"
 
-scenarios=${SCENARIOS:-systemd compose kubernetes rabbitmq}
+scenarios="${SCENARIOS:-systemd compose kubernetes rabbitmq}${DEMO_CHECK:+ demo-check}"
 logs="$CACHE/molecule-logs"
 rm -rf "$logs"
 mkdir -p "$logs"

@@ -356,12 +356,17 @@ def fault_broker(platform, tag, nodes, outage_s=10):
     second), then every node answers a ping and new tasks complete."""
     platform.broker('stop')
     stopped = time.time()
-    seen = dict((worker, set()) for worker in platform.worker_states())
-    while time.time() - stopped < outage_s:
-        for worker, state in platform.worker_states().items():
-            seen.setdefault(worker, set()).add(state)
-        time.sleep(1)
-    platform.broker('start')
+    seen = {}
+    try:
+        while True:
+            for worker, state in platform.worker_states().items():
+                seen.setdefault(worker, set()).add(state)
+            if time.time() - stopped >= outage_s:
+                break
+            time.sleep(1)
+    finally:
+        # Back whatever happened above: the rows after this one need it.
+        platform.broker('start')
     ping = platform.client('ping', '--nodes', str(nodes), '--timeout', '90')
     prefix = 'broker-%s' % tag
     send(platform, prefix, 'io', 10, 0.2)
