@@ -6,7 +6,7 @@
 # must fail, and fail in the task that names the behaviour. Prints one line
 # per break; exits 1 when a break passes or fails elsewhere.
 # BREAK_SCENARIOS="compose" runs one scenario only (default: systemd compose
-# rabbitmq); BREAKS="rules_partial release_good" only those breaks (and the
+# rabbitmq kubernetes); BREAKS="rules_partial release_good" only those breaks (and the
 # unbroken run).
 source "$(dirname "$0")/lib.sh"
 
@@ -18,8 +18,11 @@ declare -A expect=(
   [compose:label_changed]="Count the Celery containers the checks below see"
   [compose:secret_unchanged]="Every Celery container was recreated; the broker was not"
   [compose:rules_partial]="Check that every rule loaded, CeleryBeatNotFiring among them, and evaluates cleanly"
+  [compose:settle_skipped]="The play failed on the crash after the first health check; every worker runs the previous image"
   [compose:release_good]="The play failed naming io; io kept 2 containers on the old configuration; nothing lost"
   [rabbitmq:lock_released]="The takeover came within lock timeout + loop; no tick doubled, none skipped beyond that"
+  [kubernetes:probe_weak]="Check the probe proof"
+  [kubernetes:cron_misspelt]="Check the CronJob proof"
   [compose:drop_skipped]="The dropped group is gone, every other container untouched"
 )
 # The task whose failure failed the run (not one ignored or rescued before
@@ -39,7 +42,7 @@ logs="$CACHE/break-checks"
 mkdir -p "$logs"
 cd "$ROOT"
 rc=0
-for scenario in ${BREAK_SCENARIOS:-systemd compose rabbitmq}; do
+for scenario in ${BREAK_SCENARIOS:-systemd compose rabbitmq kubernetes}; do
   log "break-checks: converging $scenario"
   "$VENV/bin/molecule" destroy -s "$scenario" >"$logs/$scenario-converge.log" 2>&1
   "$VENV/bin/molecule" converge -s "$scenario" >>"$logs/$scenario-converge.log" 2>&1 \
@@ -69,7 +72,7 @@ for scenario in ${BREAK_SCENARIOS:-systemd compose rabbitmq}; do
       echo "$scenario $brk -> NOT CAUGHT: status $status, failed in '${failed:-nothing}' (see $out)"; rc=1
     fi
   done
-  if [ "$scenario" = compose ]; then "$VENV/bin/molecule" cleanup -s "$scenario" >/dev/null 2>&1 || true; fi
+  if [ -f "molecule/$scenario/cleanup.yml" ]; then "$VENV/bin/molecule" cleanup -s "$scenario" >/dev/null 2>&1 || true; fi
   "$VENV/bin/molecule" destroy -s "$scenario" >/dev/null 2>&1 || true
 done
 exit $rc

@@ -64,33 +64,12 @@ else
   log "built $APP_IMAGE in $((SECONDS - start)) s ($((size / 1000000)) MB)"
 fi
 
-# A release that cannot start, for the Compose release tests: the same image
-# with the demo's 1.1.0rc2 wheel, whose task module fails at import.
-broken="${APP_IMAGE%:*}:broken"
-broken_wheel=$(cd "$wh" && ls celeryops_demo-1.1.0rc2-*.whl)
-broken_want=$( (docker image inspect -f '{{.Id}}' "$APP_IMAGE"; sha256sum "$wh/$broken_wheel") | sha256sum | cut -d' ' -f1)
-broken_have=$(docker image inspect -f "{{ index .Config.Labels \"$hash_label\" }}" "$broken" 2>/dev/null) || broken_have=""
-if [ "$broken_have" != "$broken_want" ]; then
-  ctx=$(mktemp -d)
-  cp "$wh/$broken_wheel" "$ctx/"
-  cat >"$ctx/Dockerfile" <<DOCKERFILE
-FROM $APP_IMAGE
-USER 0
-COPY $broken_wheel /tmp/
-RUN /opt/celery-venv/bin/pip install --no-cache-dir --disable-pip-version-check --no-deps --no-index \
-      --force-reinstall /tmp/$broken_wheel && rm /tmp/$broken_wheel
-USER 10001:10001
-DOCKERFILE
-  DOCKER_BUILDKIT=0 docker build --rm --force-rm --label "$hash_label=$broken_want" -t "$broken" "$ctx" >"$buildlog" 2>&1 \
-    || { tail -n 30 "$buildlog" >&2; rm -rf "$ctx"; die "docker build of $broken failed"; }
-  rm -rf "$ctx"
-  log "built $broken (a release that cannot start, for the tests)"
-fi
-
-# build_standin IMAGE KEY WHAT: builds IMAGE from the Dockerfile on stdin
-# unless it carries KEY (a hash of its base image and recipe) already.
+# build_standin IMAGE KEY WHAT [FILE...]: builds IMAGE from the Dockerfile on
+# stdin, with the FILEs in its context, unless it carries KEY (a hash of its
+# base image and recipe) already.
 build_standin() {
   local image=$1 want=$2 what=$3 have ctx
+  shift 3
   have=$(docker image inspect -f "{{ index .Config.Labels \"$hash_label\" }}" "$image" 2>/dev/null) || have=""
   if [ "$have" = "$want" ]; then
     cat >/dev/null
@@ -98,11 +77,44 @@ build_standin() {
   fi
   ctx=$(mktemp -d)
   cat >"$ctx/Dockerfile"
+  if [ $# -gt 0 ]; then cp "$@" "$ctx/"; fi
   DOCKER_BUILDKIT=0 docker build --rm --force-rm --label "$hash_label=$want" -t "$image" "$ctx" >"$buildlog" 2>&1 \
     || { tail -n 30 "$buildlog" >&2; rm -rf "$ctx"; die "docker build of $image failed"; }
   rm -rf "$ctx"
   log "built $image ($what)"
 }
+
+# variant_key FILE: the key of an image made of the app image and FILE.
+variant_key() {
+  (docker image inspect -f '{{.Id}}' "$APP_IMAGE"; sha256sum "$1" | cut -d' ' -f1) | sha256sum | cut -d' ' -f1
+}
+
+# A release that cannot start, for the Compose release tests: the same image
+# with the demo's 1.1.0rc2 wheel, whose task module fails at import.
+broken_wheel=$(cd "$wh" && ls celeryops_demo-1.1.0rc2-*.whl)
+build_standin "${APP_IMAGE%:*}:broken" "$(variant_key "$wh/$broken_wheel")" \
+  "a release that cannot start, for the tests" "$wh/$broken_wheel" <<DOCKERFILE
+FROM $APP_IMAGE
+USER 0
+COPY $broken_wheel /tmp/
+RUN /opt/celery-venv/bin/pip install --no-cache-dir --disable-pip-version-check --no-deps --no-index \
+      --force-reinstall /tmp/$broken_wheel && rm /tmp/$broken_wheel
+USER 10001:10001
+DOCKERFILE
+
+# A release that passes its health check once, then crashes, for the
+# Compose rollout's settle time (scripts/images/crash_after_ready.py).
+build_standin "${APP_IMAGE%:*}:flaky" "$(variant_key "$ROOT/scripts/images/crash_after_ready.py")" \
+  "a release that crashes after its first health check, for the tests" \
+  "$ROOT/scripts/images/crash_after_ready.py" <<DOCKERFILE
+FROM $APP_IMAGE
+USER 0
+COPY crash_after_ready.py /tmp/
+RUN site=\$(/opt/celery-venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') \
+ && mv /tmp/crash_after_ready.py "\$site/" \
+ && echo 'import crash_after_ready; crash_after_ready.install()' > "\$site/celeryops-flaky.pth"
+USER 10001:10001
+DOCKERFILE
 
 # A stand-in for the official redis image (the roles' default for a redis://
 # URL, redis:7.4-bookworm), which cannot be pulled here: Debian's
