@@ -114,6 +114,12 @@ ROLE_CASES = {
             {'name': 'tick', 'task': 'shop.tasks.tick', 'schedule': 'every 5 minutes'}]),
         ['celery_beat_k8s_cronjobs[0] (tick): schedule must be five cron fields']),
     'beat on two hosts': ('playbook_beat.yml', 'beat-a,beat-b,', GOOD, ['would run on 2 hosts (beat-a, beat-b)']),
+    'status on kubernetes': ('playbook_status.yml', os.path.join(HERE, 'status_inventory.ini'),
+                             dict(GOOD, celery_platform='kubernetes'),
+                             ['celery_platform is kubernetes', 'systemd and Compose hosts only', 'kubectl get']),
+    'status queue limit not a number': ('playbook_status.yml', os.path.join(HERE, 'status_inventory.ini'),
+                                        dict(GOOD, celery_status_queue_max='lots'),
+                                        ['celery_status_queue_max must be an integer >= 0', 'got lots']),
     'several beats without a locking scheduler': (
         'playbook_beat.yml', 'beat-a,beat-b,', dict(GOOD, celery_beat_allow_multiple=True),
         ['celery_beat_allow_multiple is true, but celery_beat_scheduler', 'takes no lock']),

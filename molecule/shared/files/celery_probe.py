@@ -9,7 +9,9 @@ on a command line; then:
   tasks  a task sent to each queue returns the right result and ran on a
          node of the group that consumes that queue
   ticks  the beat counter (celeryops_demo:ticks) before and after a wait
-  send   send io_sleep(--seconds) to --queue; prints its task id
+  send   send io_sleep(--seconds) to --queue, --count times; prints the
+         last task id
+  purge  remove every message waiting in --queue; prints how many
   result wait for --task-id; prints its state, result and node
   direct add(2, 3) to --node's own queue (worker_direct); prints how long
          until it ran (the node must consume right away)
@@ -68,12 +70,13 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument('--pid', type=int, help='PID of a running worker (default: use this environment)')
     parser.add_argument('--nodes', default='', help='comma-separated node names that must answer')
-    parser.add_argument('--check', choices=['ping', 'tasks', 'all', 'ticks', 'tick-times', 'send', 'result', 'direct'],
+    parser.add_argument('--check', choices=['ping', 'tasks', 'all', 'ticks', 'tick-times', 'send', 'purge', 'result', 'direct'],
                         default='all')
     parser.add_argument('--since', type=float, default=0.0, help='tick-times: from this epoch on')
     parser.add_argument('--queue', default='io')
     parser.add_argument('--node', default='')
     parser.add_argument('--seconds', type=float, default=8.0)
+    parser.add_argument('--count', type=int, default=1, help='send: how many tasks')
     parser.add_argument('--task-id', default='')
     parser.add_argument('--wait', type=float, default=10.0, help='seconds between two tick counts')
     parser.add_argument('--timeout', type=float, default=30.0)
@@ -95,8 +98,15 @@ def main():
     report = {'ok': True, 'expected_nodes': expected}
 
     if args.check == 'send':
-        result = tasks.io_sleep.apply_async((args.seconds,), queue=args.queue)
-        report['task_id'] = result.id
+        for _sent in range(args.count):
+            result = tasks.io_sleep.apply_async((args.seconds,), queue=args.queue)
+        report.update(task_id=result.id, sent=args.count)
+        print(json.dumps(report, sort_keys=True))
+        return
+
+    if args.check == 'purge':
+        with app.connection_for_write() as conn:
+            report['purged'] = conn.default_channel.queue_purge(args.queue) or 0
         print(json.dumps(report, sort_keys=True))
         return
 
