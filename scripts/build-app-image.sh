@@ -84,16 +84,20 @@ build_standin() {
   log "built $image ($what)"
 }
 
-# variant_key FILE: the key of an image made of the app image and FILE.
-variant_key() {
-  (docker image inspect -f '{{.Id}}' "$APP_IMAGE"; sha256sum "$1" | cut -d' ' -f1) | sha256sum | cut -d' ' -f1
+# variant IMAGE WHAT FILE: IMAGE made of the app image, FILE and the
+# Dockerfile on stdin; its key covers all three.
+variant() {
+  local image=$1 what=$2 file=$3 recipe key
+  recipe=$(cat)
+  key=$( (docker image inspect -f '{{.Id}}' "$APP_IMAGE"; sha256sum "$file" | cut -d' ' -f1; printf '%s\n' "$recipe") \
+    | sha256sum | cut -d' ' -f1)
+  build_standin "$image" "$key" "$what" "$file" <<<"$recipe"
 }
 
 # A release that cannot start, for the Compose release tests: the same image
 # with the demo's 1.1.0rc2 wheel, whose task module fails at import.
 broken_wheel=$(cd "$wh" && ls celeryops_demo-1.1.0rc2-*.whl)
-build_standin "${APP_IMAGE%:*}:broken" "$(variant_key "$wh/$broken_wheel")" \
-  "a release that cannot start, for the tests" "$wh/$broken_wheel" <<DOCKERFILE
+variant "${APP_IMAGE%:*}:broken" "a release that cannot start, for the tests" "$wh/$broken_wheel" <<DOCKERFILE
 FROM $APP_IMAGE
 USER 0
 COPY $broken_wheel /tmp/
@@ -104,8 +108,7 @@ DOCKERFILE
 
 # A release that passes its health check once, then crashes, for the
 # Compose rollout's settle time (scripts/images/crash_after_ready.py).
-build_standin "${APP_IMAGE%:*}:flaky" "$(variant_key "$ROOT/scripts/images/crash_after_ready.py")" \
-  "a release that crashes after its first health check, for the tests" \
+variant "${APP_IMAGE%:*}:flaky" "a release that crashes after its first health check, for the tests" \
   "$ROOT/scripts/images/crash_after_ready.py" <<DOCKERFILE
 FROM $APP_IMAGE
 USER 0

@@ -45,15 +45,27 @@ COLUMNS = ('', 'NAME', 'STATE', 'READY', 'RESTARTS', 'UP', 'RELEASE', 'HEARTBEAT
 # returns as soon as every node asked has replied), and each queue's length
 # by a passive declare (kombu answers it for Redis and AMQP alike).
 INSPECT_SCRIPT = r'''
-import json, os, sys
+import json, os, signal, sys
 args = json.loads(sys.argv[1])
 out = {}
+# The whole run is bounded here too: a broker that accepts the connection and
+# never answers must not leave this process behind its caller's timeout.
+signal.signal(signal.SIGALRM, lambda *_: (_ for _ in ()).throw(RuntimeError('no answer within %ss' % args['budget'])))
+signal.alarm(int(args['budget']))
 try:
     from celery.app.utils import find_app
     app = find_app(args['app'])
     settings = os.environ.get('CELERYOPS_CELERY_SETTINGS')
     if settings:
-        app.conf.update(json.loads(settings))
+        settings = json.loads(settings)
+        if args.get('launcher'):
+            # The inventory's settings laid over the app's as the launcher lays them.
+            import importlib.util
+            spec = importlib.util.spec_from_file_location('celeryops_launcher', args['launcher'])
+            launcher = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(launcher)
+            settings = launcher.layered_over(app.conf, settings)
+        app.conf.update(settings)
     timeout = args['timeout']
     nodes = args['nodes']
     if nodes:
@@ -80,13 +92,23 @@ try:
                         queues[queue] = {'messages': 0}
                     else:
                         queues[queue] = {'error': '%s: %s' % (type(exc).__name__, exc)}
-                    conn.close()  # AMQP closes the channel after a failed passive declare
-                    conn.ensure_connection(max_retries=1, timeout=timeout)
+                    if conn.transport.driver_type == 'amqp':
+                        conn.close()  # AMQP closes the channel after a failed passive declare
+                        conn.ensure_connection(max_retries=1, timeout=timeout)
     out['queues'] = queues
 except Exception as exc:
     out['error'] = '%s: %s' % (type(exc).__name__, exc)
 sys.stdout.write(json.dumps(out))
 '''
+
+
+def scrub_all(value, secrets):
+    """``value`` (a reply: dicts, lists, strings) with every string scrubbed."""
+    if isinstance(value, dict):
+        return dict((key, scrub_all(item, secrets)) for key, item in value.items())
+    if isinstance(value, list):
+        return [scrub_all(item, secrets) for item in value]
+    return scrub(value, secrets) if isinstance(value, str) else value
 
 
 def parse_show(text):
@@ -209,12 +231,23 @@ def broker_row(unit):
     return row
 
 
-def missing_row(kind, name):
+def missing_row(kind, name, reason=None):
     """A process the deployment asks for that has no unit or container at all."""
     row = _base_row(kind, {'name': name, 'state': 'missing'})
-    row['reasons'] = ['%s is missing: the project asks for it, no container exists' % kind]
+    row['reasons'] = [reason or '%s is missing: the project asks for it, no container exists' % kind]
     row['healthy'] = False
     return row
+
+
+GROUPS = {'worker': 'celery_workers', 'beat': 'celery_beat', 'flower': 'celery_flower'}
+
+
+def expected_rows(rows, expect):
+    """A row for each component this host's inventory groups put here (``expect``: worker,
+    beat, flower) of which nothing is deployed: a host nothing runs on is not healthy."""
+    kinds = set(row['kind'] for row in rows)
+    return [missing_row(kind, kind, 'no %s is deployed here, but the host is in the %s group' % (kind, GROUPS[kind]))
+            for kind in expect if kind not in kinds]
 
 
 def queue_rows(queues, consumers, queue_max, rows, error=None):
@@ -265,6 +298,11 @@ def _process_row(kind, unit, heartbeat, now, ready_states, max_age):
             row['reasons'].append('no heartbeat file')
         elif not fresh:
             row['reasons'].append('heartbeat %ss old (frozen or hung: more than %ss)' % (age, max_age))
+        elif not heartbeat.get('alive'):
+            # The file is rewritten by its own thread: fresh, but the loop it watches stopped.
+            tick = heartbeat.get('tick')
+            row['reasons'].append('heartbeat says its loop stopped turning%s' % (
+                ' (last turn %ss ago)' % round(max(0.0, now - float(tick)), 1) if tick else ''))
         elif row['heartbeat_state'] not in ready_states:
             row['reasons'].append('heartbeat says %s' % row['heartbeat_state'])
     return row
@@ -293,7 +331,9 @@ def cell(row, column):
         return '-' if age is None else '%ss %s' % (age, row.get('heartbeat_state') or '?')
     if column == 'NODE':
         if row['kind'] == 'beat':
-            return {True: 'holds lock', False: 'standby'}.get(row.get('holds_lock'), '-')
+            lock = {True: 'holds lock', False: 'standby'}.get(row.get('holds_lock'), '-')
+            tick = row.get('last_tick_age')
+            return lock if tick is None else '%s, tick %ss ago' % (lock, tick)
         return row.get('node') or '-'
     if column == 'PING':
         return {True: 'yes', False: 'no'}.get(row.get('ping'), '-')

@@ -90,19 +90,20 @@ class Reader(object):
         self.now = now
         self.secrets = [s for s in params.get('secrets') or () if s]
 
-    def inspect(self, argv_prefix, nodes, queues):
-        """The broadcast's reply ({} with 'error' when it could not run)."""
+    def budget(self):
+        """Seconds the broadcast script may take in all: its own alarm; the caller waits a little longer."""
+        return int(4 * self.params['timeout'] + 15)
+
+    def inspect(self, argv_prefix, nodes, queues, launcher=None):
+        """The broadcast's reply ({} with 'error' when it could not run), every string scrubbed."""
         args = json.dumps({'app': self.params['app_module'], 'nodes': sorted(nodes), 'queues': sorted(queues),
-                           'timeout': self.params['timeout']})
-        budget = 4 * self.params['timeout'] + 20
-        rc, out, err = self.run(argv_prefix + ['-c', status.INSPECT_SCRIPT, args], budget)
+                           'timeout': self.params['timeout'], 'budget': self.budget(), 'launcher': launcher})
+        rc, out, err = self.run(argv_prefix + ['-c', status.INSPECT_SCRIPT, args], self.budget() + 10)
         try:
             reply = json.loads(out)
         except ValueError:
             reply = {'error': 'the inspect did not run (rc %s): %s' % (rc, (err or out).strip()[-300:])}
-        if reply.get('error'):
-            reply['error'] = status.scrub(reply['error'], self.secrets)
-        return reply
+        return status.scrub_all(reply, self.secrets)
 
     def flower(self, unit):
         url = self.params.get('flower_url')
@@ -134,6 +135,10 @@ class SystemdReader(Reader):
         if units:
             rc, out, err = self.run(['systemctl', 'show', '--timestamp=unix', '--property=' + SHOW_PROPERTIES]
                                     + units, 30)
+            if rc != 0:
+                row = status.missing_row('host', 'systemd', 'systemctl show failed (rc %s): %s' % (
+                    rc, status.scrub(err.strip()[-300:], self.secrets)))
+                return self.report([row], [])
             shown = dict((props.get('Id'), props) for props in status.parse_show(out))
         now = self.now()
         facts = {}
@@ -143,8 +148,11 @@ class SystemdReader(Reader):
             started = status.unix_time(props.get('ActiveEnterTimestamp'))
             running = props.get('ActiveState') == 'active' and props.get('SubState') == 'running'
             link = os.path.join(instances_dir, name)
+            state = '%s/%s' % (props.get('ActiveState', '?'), props.get('SubState', '?'))
+            if props.get('LoadState') not in (None, 'loaded'):
+                state = '%s (%s)' % (state, props['LoadState'])
             facts[name] = {
-                'unit': {'name': name, 'state': '%s/%s' % (props.get('ActiveState', '?'), props.get('SubState', '?')),
+                'unit': {'name': name, 'state': state,
                          'running': running, 'restarts': _int(props.get('NRestarts')),
                          'uptime': now - started if running and started else None,
                          'release': status.release_of(os.path.realpath(link) if os.path.islink(link) else '')},
@@ -161,7 +169,11 @@ class SystemdReader(Reader):
                 consumers.setdefault(queue, set()).add(group)
         reply = {}
         if workers:
-            reply = self.inspect(self.runner(facts[workers[0]]), [n for n in nodes.values() if n], consumers)
+            # A loaded unit's own settings, a running one's by preference.
+            loaded = [name for name in workers if facts[name]['props'].get('LoadState') == 'loaded'] or workers
+            chosen = facts[([name for name in loaded if facts[name]['unit']['running']] or loaded)[0]]
+            reply = self.inspect(self.runner(chosen), [n for n in nodes.values() if n], consumers,
+                                 chosen['argv'][1] if len(chosen['argv']) > 1 else None)
         rows = []
         for name in instances:
             fact = facts[name]
@@ -178,13 +190,16 @@ class SystemdReader(Reader):
             if not row['healthy']:
                 row['log'] = self.log(row['unit'])
             rows.append(row)
+        rows += status.expected_rows(rows, self.params['expect'])
         queues = status.queue_rows(reply.get('queues'), consumers, self.params['queue_max'], rows, reply.get('error'))
         return self.report(rows, queues)
 
     def runner(self, fact):
         """systemd-run with the worker unit's interpreter, user and env files."""
         props = fact['props']
-        argv = ['systemd-run', '--quiet', '--pipe', '--wait', '--collect', '--service-type=exec']
+        argv = ['systemd-run', '--quiet', '--pipe', '--wait', '--collect', '--service-type=exec',
+                # the unit ends with its budget even when this client is killed first
+                '--property=RuntimeMaxSec=%d' % (self.budget() + 5)]
         if props.get('User'):
             argv.append('--property=User=%s' % props['User'])
         for path, optional in env_files(props.get('EnvironmentFiles')):
@@ -205,11 +220,15 @@ class ComposeReader(Reader):
         project = self.params['project_name']
         rc, out, err = self.run(['docker', 'ps', '-a', '--filter', 'label=com.docker.compose.project=%s' % project,
                                  '--format', '{{.ID}}'], 30)
-        ids = out.split()
+        ids = out.split() if rc == 0 else []
         containers = []
         if ids:
             rc, out, err = self.run(['docker', 'inspect'] + ids, 30)
             containers = json.loads(out) if rc == 0 else []
+        if rc != 0:
+            row = status.missing_row('host', 'docker', 'docker failed (rc %s): %s' % (
+                rc, status.scrub(err.strip()[-300:], self.secrets)))
+            return self.report([row], [])
         containers.sort(key=lambda c: c['Name'])
         now = self.now()
         facts = []
@@ -246,8 +265,9 @@ class ComposeReader(Reader):
         reply = {}
         runners = [fact for fact in workers if fact['unit']['running']]
         if runners:
+            launcher = [arg for arg in runners[0]['argv'] if arg.endswith('.py')][:1]
             reply = self.inspect(['docker', 'exec', runners[0]['id'], '/bin/sh', EXEC_PATH, 'python3'],
-                                 list(nodes.values()), consumers)
+                                 list(nodes.values()), consumers, launcher[0] if launcher else None)
         elif workers:
             reply = {'error': 'no worker container runs'}
         rows = []
@@ -268,6 +288,7 @@ class ComposeReader(Reader):
                 row['log'] = self.log(fact['id'])
             rows.append(row)
         rows += self.missing(facts)
+        rows += status.expected_rows(rows, self.params['expect'])
         queues = status.queue_rows(reply.get('queues'), consumers, self.params['queue_max'], rows, reply.get('error'))
         return self.report(rows, queues)
 

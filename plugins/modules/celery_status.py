@@ -84,6 +84,14 @@ options:
   host:
     description: The host's name in the table's header; by default the host's own name.
     type: str
+  expect:
+    description:
+      - What the inventory puts on this host (its groups C(celery_workers), C(celery_beat), C(celery_flower)); one
+        of these with nothing deployed is an unhealthy row.
+    type: list
+    elements: str
+    choices: [worker, beat, flower]
+    default: []
   secrets:
     description: Values masked wherever they appear in the output (URL passwords are masked anyway).
     type: list
@@ -128,7 +136,7 @@ queues:
   returned: success
   type: list
   elements: dict
-  sample: [{kind: queue, name: io, groups: [io], messages: 0, consumers: 1, healthy: true, reasons: []}]
+  sample: [{kind: queue, name: io, groups: [io], messages: 0, ready_workers: 1, healthy: true, reasons: []}]
 table:
   description: The rows as lines a person reads; unhealthy rows marked C(!!), with their reasons and log lines.
   returned: success
@@ -166,6 +174,7 @@ ARGUMENT_SPEC = dict(
     timeout=dict(type='float', default=3.0),
     log_lines=dict(type='int', default=10),
     host=dict(type='str'),
+    expect=dict(type='list', elements='str', choices=['worker', 'beat', 'flower'], default=[]),
     secrets=dict(type='list', elements='str', default=[], no_log=True),
 )
 

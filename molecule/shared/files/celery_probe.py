@@ -77,6 +77,8 @@ def main():
     parser.add_argument('--node', default='')
     parser.add_argument('--seconds', type=float, default=8.0)
     parser.add_argument('--count', type=int, default=1, help='send: how many tasks')
+    parser.add_argument('--expires', type=float, default=None,
+                        help='send: seconds after which a worker drops the tasks unrun')
     parser.add_argument('--task-id', default='')
     parser.add_argument('--wait', type=float, default=10.0, help='seconds between two tick counts')
     parser.add_argument('--timeout', type=float, default=30.0)
@@ -99,7 +101,7 @@ def main():
 
     if args.check == 'send':
         for _sent in range(args.count):
-            result = tasks.io_sleep.apply_async((args.seconds,), queue=args.queue)
+            result = tasks.io_sleep.apply_async((args.seconds,), queue=args.queue, expires=args.expires)
         report.update(task_id=result.id, sent=args.count)
         print(json.dumps(report, sort_keys=True))
         return

@@ -60,9 +60,36 @@ def test_beat_holding_the_lock_and_a_standby():
     holder = st.beat_row(unit, dict(FRESH, state='running', tick=NOW - 1.5), NOW)
     standby = st.beat_row(unit, dict(FRESH, state='standby'), NOW)
     assert holder['healthy'] and holder['holds_lock'] is True and holder['last_tick_age'] == 1.5
+    assert st.cell(holder, 'NODE') == 'holds lock, tick 1.5s ago'
     assert standby['healthy'] and standby['holds_lock'] is False
     stopped = st.beat_row(dict(unit, running=False, state='inactive/dead'), None, NOW)
     assert not stopped['healthy'] and stopped['holds_lock'] is None
+
+
+def test_a_fresh_heartbeat_whose_loop_stopped_is_unhealthy():
+    # the launcher's thread rewrites the file; `alive` says whether the loop it watches turns
+    stuck = st.beat_row(dict(RUNNING, name='beat'), dict(FRESH, state='running', alive=False, tick=NOW - 900), NOW)
+    assert not stuck['healthy'] and not stuck['ready']
+    assert stuck['reasons'] == ['heartbeat says its loop stopped turning (last turn 900.0s ago)']
+    assert st.cell(stuck, 'NODE') == '-, tick 900.0s ago'
+    worker = st.worker_row(RUNNING, 'io', dict(FRESH, alive=False), NOW, 'io1@web1', REPLY)
+    assert worker['reasons'][0].startswith('heartbeat says its loop stopped turning')
+
+
+def test_a_host_in_a_group_with_nothing_deployed():
+    rows = [st.worker_row(RUNNING, 'io', FRESH, NOW, 'io1@web1', REPLY)]
+    assert st.expected_rows(rows, ['worker']) == []
+    missing = st.expected_rows(rows, ['worker', 'flower'])
+    assert [(row['kind'], row['healthy'], row['reasons']) for row in missing] == [
+        ('flower', False, ['no flower is deployed here, but the host is in the celery_flower group'])]
+
+
+def test_every_string_of_a_reply_is_scrubbed():
+    reply = {'error': 'redis://:pw1@b', 'queues': {'io': {'error': 'x hunter22 y'}, 'cpu': {'messages': 3}},
+             'ping': ['io1@a']}
+    assert st.scrub_all(reply, ['hunter22']) == {
+        'error': 'redis://:********@b', 'queues': {'io': {'error': 'x ******** y'}, 'cpu': {'messages': 3}},
+        'ping': ['io1@a']}
 
 
 def test_flower_needs_its_health_check_and_a_working_login():

@@ -41,7 +41,7 @@ def params(tmp_path, **extra):
     out = dict(app='shop', app_module='shop.celery:app', base_dir=str(tmp_path / 'base'), run_dir=str(tmp_path / 'run'),
                flower_url='', flower_credentials='', queue_max=1000, heartbeat_max_age=10.0, timeout=3.0,
                log_lines=2, secrets=[SECRET], project_name='shop', project_dir='/opt/celery/shop',
-               project_files=['compose.yml'])
+               project_files=['compose.yml'], expect=[])
     out.update(extra)
     return out
 
@@ -103,8 +103,11 @@ def test_systemd_host(tmp_path):
     assert '--property=EnvironmentFile=/etc/celery/shop/celery.env' in run
     assert '--property=EnvironmentFile=-/etc/celery/shop/worker-io@1.env' in run
     assert run[run.index('-c') - 1] == '/opt/celery/shop/instances/worker-io@1/bin/python'
+    assert '--property=RuntimeMaxSec=32' in run  # 4 x 3 s + 15, + 5: the unit ends even if its client is killed
     args = json.loads(run[-1])
     assert args['nodes'] == ['io1@web1', 'io2@web1'] and args['queues'] == ['bulk', 'io']
+    # the inventory's settings are laid over the app's by the launcher's own rule
+    assert args['launcher'] == '/opt/celery/shop/celeryops-celery.py' and args['budget'] == 27
     # only the unhealthy instance's journal is read
     assert [call[2] for call in fake.calls if call[0] == 'journalctl'] == ['shop-worker-io@2.service']
 
@@ -115,14 +118,42 @@ def test_systemd_host_with_a_stopped_unit_and_no_broker(tmp_path):
              + show('shop-worker-io@1.service', exec_line=exec_start('/p', 'io', 1, 'io'))
              + show('shop-worker-io@2.service', exec_line=exec_start('/p', 'io', 2, 'io')))
     fake.answers[0] = (['systemctl', 'show'], (0, shown, ''))
-    fake.answers[1] = (['systemd-run'], (0, json.dumps({'error': 'OperationalError: redis://:%s@b refused' % SECRET}),
-                                         ''))
+    reply = {'error': 'OperationalError: redis://:%s@b refused' % SECRET, 'queues': {'io': {'error': 'boom %s' % SECRET}}}
+    fake.answers[1] = (['systemd-run'], (0, json.dumps(reply), ''))
     report = sh.SystemdReader(params(tmp_path), fake.run, None, read_file, lambda: NOW).read()
     rows = dict((row['name'], row) for row in report['rows'])
     assert rows['beat']['reasons'] == ['beat is inactive/dead'] and rows['beat']['uptime'] is None
     assert 'did not answer the ping (OperationalError: redis://:********@b refused)' in rows['worker-io@1']['reasons'][0]
-    assert report['queues'][0]['reasons'][0].startswith('length unknown: OperationalError')
+    assert report['queues'][0]['reasons'] == ['length unknown: boom ********']
     assert SECRET not in json.dumps(report)
+
+
+def test_systemd_host_where_nothing_is_deployed(tmp_path):
+    fake = Fake([])
+    report = sh.SystemdReader(params(tmp_path, expect=['worker', 'beat']), fake.run, None, read_file,
+                              lambda: NOW).read()
+    assert [(row['kind'], row['reasons']) for row in report['rows']] == [
+        ('worker', ['no worker is deployed here, but the host is in the celery_workers group']),
+        ('beat', ['no beat is deployed here, but the host is in the celery_beat group'])]
+    assert not report['healthy'] and fake.calls == []
+
+
+def test_systemd_host_where_systemctl_fails(tmp_path):
+    fake = systemd_host(tmp_path)
+    fake.answers[0] = (['systemctl', 'show'], (1, '', 'Failed to connect to bus'))
+    report = sh.SystemdReader(params(tmp_path), fake.run, None, read_file, lambda: NOW).read()
+    assert [row['reasons'] for row in report['rows']] == [['systemctl show failed (rc 1): Failed to connect to bus']]
+    assert not report['healthy']
+
+
+def test_the_broadcast_runs_with_a_loaded_running_worker(tmp_path):
+    fake = systemd_host(tmp_path)
+    shown = (show('shop-beat.service') + show('shop-worker-io@1.service', state='inactive', sub='dead')
+             + show('shop-worker-io@2.service', exec_line=exec_start('/v2', 'io', 2, 'io')))
+    fake.answers[0] = (['systemctl', 'show'], (0, shown, ''))
+    sh.SystemdReader(params(tmp_path), fake.run, None, read_file, lambda: NOW).read()
+    run = [call for call in fake.calls if call[0] == 'systemd-run'][0]
+    assert run[run.index('-c') - 1] == '/v2'
 
 
 def container(name, service, component, status='running', restarts=0, group=None, cmd=(), hostname='c0ffee'):
@@ -171,6 +202,12 @@ def test_compose_host(tmp_path):
     # the project's files by their full path (docker compose reads --file from its working directory)
     config = [call for call in fake.calls if call[:2] == ['docker', 'compose']][0]
     assert config[config.index('--file') + 1] == '/opt/celery/shop/compose.yml'
+
+
+def test_compose_host_where_docker_fails(tmp_path):
+    fake = Fake([(['docker', 'ps'], (1, '', 'Cannot connect to the Docker daemon'))])
+    report = sh.ComposeReader(params(tmp_path), fake.run, None, read_file, lambda: NOW).read()
+    assert [row['reasons'] for row in report['rows']] == [['docker failed (rc 1): Cannot connect to the Docker daemon']]
 
 
 def test_compose_project_that_does_not_load(tmp_path):
