@@ -5,9 +5,13 @@
 # (every check must pass), then once per break (CELERYOPS_BREAK): the run
 # must fail, and fail in the task that names the behaviour. Prints one line
 # per break; exits 1 when a break passes or fails elsewhere.
+# The `faults` entry does the same for tests/faults: the systemd demo as make
+# faults deploys it, the harness unbroken (every row passes), then
+# tests/faults/break_on_purpose.py, whose every case must fail its row for
+# the reason the case names (its CASES).
 # BREAK_SCENARIOS="compose" runs one scenario only (default: systemd compose
-# rabbitmq kubernetes); BREAKS="rules_partial release_good" only those breaks (and the
-# unbroken run).
+# rabbitmq kubernetes faults); BREAKS="rules_partial release_good" only those
+# breaks (and the unbroken run).
 source "$(dirname "$0")/lib.sh"
 
 # scenario break -> the task that must fail
@@ -32,18 +36,46 @@ failed_task() {
   "$VENV/bin/python" "$ROOT/scripts/failed_task.py" "$1"
 }
 
+fault_cases=$("$VENV/bin/python" "$ROOT/tests/faults/break_on_purpose.py" --list)
 # A name in BREAKS that no scenario has is a typo, not a pass.
 for brk in ${BREAKS:-}; do
   known=
   for key in "${!expect[@]}"; do [ "${key#*:}" = "$brk" ] && known=1; done
+  for case in $fault_cases; do [ "$case" = "$brk" ] && known=1; done
   [ -n "$known" ] || die "BREAKS: no scenario has a break named '$brk'"
 done
+
+# The faults entry: the demo up and the harness unbroken (make faults, the
+# systemd platform, its demo kept), each case of break_on_purpose.py, the
+# demo down.
+fault_breaks() {
+  local cases=$fault_cases start=$SECONDS status
+  if [ -n "${BREAKS:-}" ]; then
+    cases=$(for case in $fault_cases; do case " $BREAKS " in *" $case "*) echo "$case" ;; esac; done)
+  fi
+  set +e
+  FAULT_PLATFORMS=systemd FAULT_KEEP=1 "$ROOT/scripts/faults.sh" >"$logs/faults-none.log" 2>&1
+  status=$?
+  set -e
+  if [ "$status" -eq 0 ]; then
+    echo "faults unbroken -> every row passes ($((SECONDS - start)) s)"
+  else
+    echo "faults unbroken -> FAILED (see $logs/faults-none.log)"; rc=1
+  fi
+  if [ -n "$cases" ]; then
+    # shellcheck disable=SC2086 # one argument per case
+    "$VENV/bin/python" "$ROOT/tests/faults/break_on_purpose.py" $cases >"$logs/faults-breaks.log" 2>&1 || rc=1
+    sed 's/^\([a-z_]*\) *-> /faults \1 -> /' "$logs/faults-breaks.log" | grep '^faults ' || rc=1
+  fi
+  PLATFORM=systemd DEMO_DOWN=1 "$ROOT/scripts/demo.sh" >/dev/null 2>&1 || true
+}
 
 logs="$CACHE/break-checks"
 mkdir -p "$logs"
 cd "$ROOT"
 rc=0
-for scenario in ${BREAK_SCENARIOS:-systemd compose rabbitmq kubernetes}; do
+for scenario in ${BREAK_SCENARIOS:-systemd compose rabbitmq kubernetes faults}; do
+  if [ "$scenario" = faults ]; then fault_breaks; continue; fi
   log "break-checks: converging $scenario"
   "$VENV/bin/molecule" destroy -s "$scenario" >"$logs/$scenario-converge.log" 2>&1
   "$VENV/bin/molecule" converge -s "$scenario" >>"$logs/$scenario-converge.log" 2>&1 \

@@ -4,7 +4,8 @@
 # soon), and on systemd with RabbitMQ (quorum queues), runs
 # tests/faults/faults.py against each, removes the demo, and prints the
 # tables. Bounded: every fault waits at most a few minutes.
-# FAULT_PLATFORMS="compose" runs one platform only.
+# FAULT_PLATFORMS="compose" runs one platform only; FAULT_KEEP=1 leaves the
+# last platform's demo up (make break-checks breaks the faults on it).
 source "$(dirname "$0")/lib.sh"
 
 platforms=${FAULT_PLATFORMS:-compose systemd systemd-rabbitmq}
@@ -32,6 +33,6 @@ for platform in $platforms; do
   log "faults on $platform: running"
   "$VENV/bin/python" "$ROOT/tests/faults/faults.py" --platform "$target" --broker "$broker" \
     --visibility-timeout "$visibility" --changed-groups "$changed" || rc=1
-  PLATFORM=$target DEMO_DOWN=1 "$ROOT/scripts/demo.sh" >/dev/null 2>&1 || true
+  if [ -z "${FAULT_KEEP:-}" ]; then PLATFORM=$target DEMO_DOWN=1 "$ROOT/scripts/demo.sh" >/dev/null 2>&1 || true; fi
 done
 exit $rc

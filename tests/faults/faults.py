@@ -441,15 +441,32 @@ def fault_beat(platform, interval):
                        and after_restart != before)}
 
 
-def row_ok(result):
-    """A row passes when nothing was lost or doubled and `proven`: the fault
+def why_failed(result):
+    """The reasons a row fails, each a short word (empty: the row passes).
+    A row passes when nothing was lost or doubled and `proven`: the fault
     happened as the row says (a task was running at the kill, the instance
     stopped under load, the new setting runs...)."""
+    reasons = []
+    if 'error' in result:
+        reasons.append('error')
+    if result.get('lost') != 0:
+        reasons.append('lost')
+    if result.get('duplicated') != 0:
+        reasons.append('duplicated')
+    if not result.get('restarted', True):
+        reasons.append('not restarted')
+    if not result.get('deployed', True):
+        reasons.append('not deployed')
     # A row without its proof is unproven: every fault sets `proven`.
-    return ('error' not in result and result.get('lost') == 0 and result.get('duplicated') == 0
-            and result.get('restarted', True) and result.get('deployed', True)
-            and result.get('proven') is True
-            and result.get('nodes_answered', 0) >= result.get('nodes', 0))
+    if result.get('proven') is not True:
+        reasons.append('unproven')
+    if result.get('nodes_answered', 0) < result.get('nodes', 0):
+        reasons.append('nodes silent')
+    return reasons
+
+
+def row_ok(result):
+    return not why_failed(result)
 
 
 def main():

@@ -46,6 +46,22 @@ def test_row_ok_counts_a_missing_proof_as_unproven():
     assert not faults.row_ok({'lost': 0, 'duplicated': 0, 'proven': 1})
 
 
+@pytest.mark.parametrize('change, reasons', [
+    ({}, []),
+    ({'lost': 5}, ['lost']),
+    ({'duplicated': 1}, ['duplicated']),
+    ({'restarted': False}, ['not restarted']),
+    ({'deployed': False}, ['not deployed']),
+    ({'proven': False}, ['unproven']),
+    ({'nodes': 3, 'nodes_answered': 2}, ['nodes silent']),
+    ({'error': 'RuntimeError: boom', 'lost': None, 'proven': None}, ['error', 'lost', 'unproven']),
+])
+def test_why_failed_names_each_reason(change, reasons):
+    # break_on_purpose.py checks that a broken fault fails for its reason.
+    good = {'lost': 0, 'duplicated': 0, 'proven': True}
+    assert faults.why_failed(dict(good, **change)) == reasons
+
+
 @pytest.mark.parametrize('text, state', [
     ('{"alive": true, "kind": "worker", "state": "reconnecting"}', 'reconnecting'),
     ('{"state": "consuming"}', 'consuming'),
