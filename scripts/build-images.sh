@@ -3,7 +3,8 @@
 # 3 (venv, packaging) and redis-server, made with debootstrap from the
 # machine's own Debian mirror, since no image registry can be reached.
 # Skips the build when the image already exists (set REBUILD=1 to force).
-# Then the RabbitMQ host image, built on it (see build_rabbitmq).
+# Then the RabbitMQ and broker-exporter host images, built on it (see
+# build_on_base).
 source "$(dirname "$0")/lib.sh"
 
 build_base() {
@@ -44,20 +45,21 @@ tar -C "$rootfs" -c . | docker import \
 log "built $BASE_IMAGE"
 }
 
-# A host with a RabbitMQ server (Debian's rabbitmq-server, off until a test
-# starts it) on top of the base image, for the RabbitMQ scenario and faults.
+# Host images on top of the base image with one Debian package more, its
+# service off until a test (or a role) starts it: RabbitMQ for the RabbitMQ
+# scenario and faults, prometheus-redis-exporter for the broker exporter.
 # apt runs in the build on the host's network (the base image's sources list
 # is the machine's own mirror), as debootstrap did. Rebuilt when the base
 # image or this recipe changes (a label holds their hash).
-build_rabbitmq() {
-  local want have ctx buildlog
-  want=$( (docker image inspect -f '{{.Id}}' "$BASE_IMAGE"; printf '%s\n' rabbitmq-server-v1) | sha256sum | cut -d' ' -f1)
-  have=$(docker image inspect -f '{{ index .Config.Labels "celeryops.build-sha256" }}' "$RABBITMQ_IMAGE" 2>/dev/null) || have=""
+build_on_base() {
+  local image=$1 package=$2 want have ctx buildlog
+  want=$( (docker image inspect -f '{{.Id}}' "$BASE_IMAGE"; printf '%s\n' "$package-v1") | sha256sum | cut -d' ' -f1)
+  have=$(docker image inspect -f '{{ index .Config.Labels "celeryops.build-sha256" }}' "$image" 2>/dev/null) || have=""
   if [ -z "${REBUILD:-}" ] && [ "$have" = "$want" ]; then
-    log "image $RABBITMQ_IMAGE up to date"
+    log "image $image up to date"
     return 0
   fi
-  log "building $RABBITMQ_IMAGE (rabbitmq-server from the Debian mirror, about 60 s)"
+  log "building $image ($package from the Debian mirror, about 60 s)"
   ctx=$(mktemp -d)
   buildlog=$(mktemp)
   cat >"$ctx/Dockerfile" <<DOCKERFILE
@@ -65,16 +67,16 @@ FROM $BASE_IMAGE
 # No daemon starts during the build (policy-rc.d 101); systemd starts it in a test.
 RUN printf '#!/bin/sh\\nexit 101\\n' >/usr/sbin/policy-rc.d && chmod 0755 /usr/sbin/policy-rc.d \\
  && apt-get update -qq \\
- && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends rabbitmq-server >/dev/null \\
- && systemctl disable rabbitmq-server \\
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $package >/dev/null \\
+ && systemctl disable $package \\
  && rm -f /usr/sbin/policy-rc.d && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb
 DOCKERFILE
   DOCKER_BUILDKIT=0 docker build --rm --force-rm --network host --label "celeryops.build-sha256=$want" \
-      -t "$RABBITMQ_IMAGE" "$ctx" >"$buildlog" 2>&1 \
-    || { tail -n 30 "$buildlog" >&2; rm -rf "$ctx" "$buildlog"; die "docker build of $RABBITMQ_IMAGE failed"; }
+      -t "$image" "$ctx" >"$buildlog" 2>&1 \
+    || { tail -n 30 "$buildlog" >&2; rm -rf "$ctx" "$buildlog"; die "docker build of $image failed"; }
   rm -rf "$ctx" "$buildlog"
   docker image prune -f --filter "label=celeryops.build-sha256" >/dev/null
-  log "built $RABBITMQ_IMAGE"
+  log "built $image"
 }
 
 if [ -n "${REBUILD:-}" ] || ! docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
@@ -82,4 +84,5 @@ if [ -n "${REBUILD:-}" ] || ! docker image inspect "$BASE_IMAGE" >/dev/null 2>&1
 else
   log "image $BASE_IMAGE present"
 fi
-build_rabbitmq
+build_on_base "$RABBITMQ_IMAGE" rabbitmq-server
+build_on_base "$EXPORTER_IMAGE" prometheus-redis-exporter

@@ -14,6 +14,8 @@ BASE_IMAGE="${CELERYOPS_BASE_IMAGE:-celeryops/debian12-systemd:latest}"
 export BASE_IMAGE
 RABBITMQ_IMAGE="${CELERYOPS_RABBITMQ_IMAGE:-celeryops/debian12-rabbitmq:latest}"
 export RABBITMQ_IMAGE
+EXPORTER_IMAGE="${CELERYOPS_EXPORTER_IMAGE:-celeryops/debian12-redis-exporter:latest}"
+export EXPORTER_IMAGE
 
 # Tool venvs live outside the checkout, one per hash of what they install, so
 # that a clean clone reuses them (the checkout's .venv is a link to one).

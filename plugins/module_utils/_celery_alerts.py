@@ -224,10 +224,17 @@ def files_for(component, options):
     Every role: its rules (celery-<app>-<component>.rules.yml). Flower on a
     host (systemd, Compose) also its scrape targets
     (celery-<app>-flower.targets.yml, for a file_sd job); on Kubernetes the
-    cluster's Prometheus finds Flower's Service itself.
+    cluster's Prometheus finds Flower's Service itself. The workers, with
+    ``exporter`` ({name, address, port, host}: the broker exporter a worker
+    host runs), its targets, one file per host
+    (celery-<app>-broker-<name>.targets.yml).
     """
     app = options['app']
     files = {'celery-%s-%s.rules.yml' % (app, component): rules_for(component, options)}
+    exporter = options.get('exporter')
+    if component == 'worker' and exporter:
+        files['celery-%s-broker-%s.targets.yml' % (app, exporter['name'])] = targets(
+            app, 'broker', exporter.get('address'), exporter['port'], host=exporter.get('host', ''))
     if component == 'flower' and options.get('platform') != 'kubernetes':
         files['celery-%s-flower.targets.yml' % app] = flower_targets(
             app, options.get('address'), options.get('port', 5555), options.get('url_prefix', ''),
@@ -266,19 +273,24 @@ def rules_for(component, options):
     return rules_file(group)
 
 
-def flower_targets(app, address, port, url_prefix='', host=''):
-    """Prometheus file_sd targets of the app's Flower, with the labels the rules select by.
+def targets(app, component, address, port, metrics_path='/metrics', host=''):
+    """Prometheus file_sd targets of one component of the app (flower,
+    broker), with the labels the rules select by.
 
-    ``address`` is where Flower listens (celery_flower_address); a wildcard
-    one is scraped at ``host`` (the inventory's address of the Flower host),
-    a loopback one only from that host, as it is. The metrics path follows
-    the URL prefix (``__metrics_path__``).
+    ``address`` is where it listens; a wildcard one is scraped at ``host``
+    (the inventory's address of the host), a loopback one only from that
+    host, as it is.
     """
     address = str(address or '127.0.0.1')
     if address in ('0.0.0.0', '::', '[::]'):
         address = host or '127.0.0.1'
     if ':' in address and not address.startswith('['):
         address = '[%s]' % address
-    prefix = str(url_prefix or '').strip('/')
-    labels = dict(target_labels(app, 'flower'), __metrics_path__='/%s/metrics' % prefix if prefix else '/metrics')
+    labels = dict(target_labels(app, component), __metrics_path__=metrics_path)
     return [{'targets': ['%s:%d' % (address, int(port))], 'labels': labels}]
+
+
+def flower_targets(app, address, port, url_prefix='', host=''):
+    """Flower's targets: its metrics path follows the URL prefix."""
+    prefix = str(url_prefix or '').strip('/')
+    return targets(app, 'flower', address, port, '/%s/metrics' % prefix if prefix else '/metrics', host)

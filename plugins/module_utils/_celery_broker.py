@@ -49,6 +49,47 @@ def broker_auth(url):
     return unquote(parts.password or '')
 
 
+def redis_exporter_addr(url):
+    """``-redis.addr`` of prometheus-redis-exporter for the first broker URL:
+    scheme, host and port, no credentials and no database (the password
+    file is keyed by exactly this string)."""
+    endpoint = broker_endpoint(url)
+    if endpoint['type'] != 'redis':
+        raise ValueError('the broker exporter reads Redis (redis:// or rediss://) here, not %s'
+                         % (endpoint.get('scheme') or endpoint['type']))
+    host = endpoint['host']
+    if ':' in host:
+        host = '[%s]' % host
+    return '%s://%s:%d' % ('rediss' if endpoint['tls'] else 'redis', host, endpoint['port'])
+
+
+def redis_exporter_argv(url, queues, listen, password_file=''):
+    """prometheus-redis-exporter's arguments: the broker, where it listens,
+    and the length of each of ``queues`` (lists in the broker URL's
+    database: ``redis_key_size{db="db<N>", key="<queue>"}``, 0 while a queue
+    is empty). The password is never an argument: ``password_file`` holds it
+    (``redis_exporter_passwords``); the user name is no secret."""
+    from urllib.parse import unquote
+    endpoint = broker_endpoint(url)
+    argv = ['-redis.addr=%s' % redis_exporter_addr(url), '-web.listen-address=%s' % listen]
+    user = unquote(_first(url)[1].username or '')
+    if user:
+        argv.append('-redis.user=%s' % user)
+    if password_file:
+        argv.append('-redis.password-file=%s' % password_file)
+    if queues:
+        argv.append('-check-single-keys=%s' % ','.join(
+            'db%d=%s' % (endpoint['db'], queue) for queue in sorted(set(queues))))
+    return argv
+
+
+def redis_exporter_passwords(url):
+    """The exporter's password file (JSON: ``-redis.addr`` -> password); {}
+    for a broker without a password."""
+    password = broker_auth(url)
+    return {redis_exporter_addr(url): password} if password else {}
+
+
 def broker_settings(queue_type):
     """The Celery settings every process of the app needs for ``queue_type``.
 

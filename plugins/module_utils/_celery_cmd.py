@@ -28,8 +28,12 @@ def beat_argv(app_module, scheduler='', schedule_file='', max_interval=0, log_le
 
 
 def flower_argv(app_module, address='127.0.0.1', port=5555, url_prefix='', persistent=False, db='',
-                max_tasks=0, purge_offline_workers=0, log_level='info', extra_args=None):
-    """Arguments that run Flower; authentication comes from FLOWER_BASIC_AUTH."""
+                max_tasks=0, purge_offline_workers=0, log_level='info', extra_args=None, open_metrics=False):
+    """Arguments that run Flower; authentication comes from FLOWER_BASIC_AUTH.
+
+    ``open_metrics`` adds the launcher's own flag that serves /metrics
+    without the login (the launcher asks for it otherwise).
+    """
     argv = ['-A', app_module, 'flower', '--address=%s' % address, '--port=%d' % int(port),
             '--logging=%s' % log_level.lower()]
     if url_prefix:
@@ -40,6 +44,8 @@ def flower_argv(app_module, address='127.0.0.1', port=5555, url_prefix='', persi
         argv.append('--max_tasks=%d' % int(max_tasks))
     if purge_offline_workers:
         argv.append('--purge_offline_workers=%d' % int(purge_offline_workers))
+    if open_metrics:
+        argv.append('--celeryops-open-metrics')
     argv.extend(extra_args or [])
     return argv
 

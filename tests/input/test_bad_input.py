@@ -193,6 +193,12 @@ CASES = {
                                                            celery_worker_reject_on_worker_lost=True),
                                                 ['celery_worker_reject_on_worker_lost', 'celery_worker_acks_late']),
     'acks_late not a boolean': (with_value(celery_worker_acks_late='sometimes'), ['celery_worker_acks_late']),
+    'broker exporter on a rabbitmq broker': (
+        with_value(celery_broker_exporter_enabled=True, celery_broker_url='amqp://shop:%s@127.0.0.1:5672//' % SECRET),
+        ['celery_broker_exporter_enabled deploys prometheus-redis-exporter', 'a rabbitmq broker']),
+    'broker exporter port out of range': (
+        with_value(celery_broker_exporter_enabled=True, celery_broker_exporter_port=70000),
+        ['celery_broker_exporter_port a port, 1-65535 (got 70000)']),
     'group setting the command line sets': (with_group(0, settings={'worker_concurrency': 4}),
                                             ["(io).settings must not set worker_concurrency: use the worker group key"]),
 }
@@ -203,6 +209,9 @@ COMPOSE_CASES = {
     'image with a space': (compose_with(celery_image='registry.example.com/shop/app:1.4.2 --privileged'),
                            ['celery_image must name']),
     'container uid 0': (compose_with(celery_container_uid=0), ['celery_container_uid']),
+    'broker exporter on compose': (compose_with(celery_broker_exporter_enabled=True),
+                                   ['celery_broker_exporter_enabled deploys prometheus-redis-exporter on systemd hosts',
+                                    'got celery_platform compose']),
     'broker enabled without a password': (compose_with(celery_compose_broker_enabled=True),
                                           ['celery_compose_broker_password must be set']),
     'broker password too short': (compose_with(celery_compose_broker_enabled=True,

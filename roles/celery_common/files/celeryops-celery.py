@@ -18,6 +18,10 @@ code and no extra dependency:
   ``$NOTIFY_SOCKET`` once a worker consumes (its event loop turns after it
   connected to the broker), once beat's scheduler ran its first pass, or once
   Flower answers ``$CELERYOPS_READY_URL``.
+- Flower's ``/metrics`` behind the same login as its UI (Flower serves it to
+  anyone, with every task and worker name: mher/flower#1342), unless the
+  command line says ``--celeryops-open-metrics`` (the launcher's own flag,
+  taken off before Flower parses its options). ``/healthcheck`` stays open.
 - A heartbeat that proves the worker's loop turns: a timer on the worker's
   own event loop marks each turn; a thread relays fresh marks to systemd's
   watchdog (``WATCHDOG=1``) and to ``$CELERYOPS_HEARTBEAT_FILE`` (read by the
@@ -47,6 +51,7 @@ import time
 ENV_NAME = 'CELERYOPS_CELERY_SETTINGS'
 HEARTBEAT_ENV = 'CELERYOPS_HEARTBEAT_FILE'
 READY_URL_ENV = 'CELERYOPS_READY_URL'
+OPEN_METRICS_FLAG = '--celeryops-open-metrics'
 WORKLOAD_ENV = 'CELERYOPS_WORKLOAD_DIR'
 # How often a process rewrites its workload file (and when it exits).
 WORKLOAD_WRITE_SECONDS = 10.0
@@ -526,6 +531,26 @@ def install_url_readiness(url, timeout=600.0):
     threading.Thread(target=wait, name='celeryops-ready', daemon=True).start()
 
 
+def install_metrics_login():
+    """Flower's /metrics asks for the login its UI asks for.
+
+    Flower's own ``get_current_user`` does the checking: it raises 401 on
+    missing or wrong basic-auth credentials, returns None without an OAuth
+    session, and lets everyone in when neither is configured (an open
+    Flower, celery_flower_auth_disabled, stays open).
+    """
+    import tornado.web
+    from flower.views.monitor import Metrics
+
+    own = Metrics.prepare
+
+    def prepare(self):
+        if not self.current_user:
+            raise tornado.web.HTTPError(401)
+        return own(self)
+    Metrics.prepare = prepare
+
+
 def layered_over(conf, settings):
     """``settings`` to lay over the app's ``conf``: broker_transport_options
     join the app's own key by key (publisher confirms from the inventory must
@@ -558,6 +583,8 @@ def main():
     if sys.path and os.path.abspath(sys.path[0] or '.') == os.path.dirname(os.path.abspath(__file__)):
         del sys.path[0]
     argv = sys.argv[1:]
+    open_metrics = OPEN_METRICS_FLAG in argv
+    argv = [arg for arg in argv if arg != OPEN_METRICS_FLAG]
     if argv == ['--check']:
         # The roles' deploy-time check: the settings against the Celery
         # installed here, before any unit or file changes.
@@ -598,6 +625,8 @@ def main():
             install_beat_heartbeat(Pacemaker('beat'))
     if command == 'flower' and os.environ.get(READY_URL_ENV):
         install_url_readiness(os.environ[READY_URL_ENV])
+    if command == 'flower' and not open_metrics:
+        install_metrics_login()
     from celery.bin.celery import main as celery_main
     sys.exit(celery_main())
 

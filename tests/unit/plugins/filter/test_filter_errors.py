@@ -73,7 +73,7 @@ def result():
 
 def test_every_filter_is_wrapped():
     assert result()['modules'] == 6
-    assert len(result()['filters']) == 22
+    assert len(result()['filters']) == 24
     assert result()['unwrapped'] == []
 
 

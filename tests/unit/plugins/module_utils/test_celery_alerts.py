@@ -193,6 +193,27 @@ def test_flower_targets_for_file_sd(address, host, prefix, target, path):
         'celeryops_app': APP, 'celeryops_component': 'flower', '__metrics_path__': path}}]
 
 
+@pytest.mark.parametrize('address, host, target', [
+    ('127.0.0.1', 'worker1', '127.0.0.1:9121'),
+    ('0.0.0.0', '10.0.0.7', '10.0.0.7:9121'),
+    ('::1', '', '[::1]:9121'),
+])
+def test_broker_exporter_targets_carry_the_labels_the_rules_select_by(address, host, target):
+    assert ca.targets(APP, 'broker', address, 9121, host=host) == [{'targets': [target], 'labels': {
+        'celeryops_app': APP, 'celeryops_component': 'broker', '__metrics_path__': '/metrics'}}]
+    # What queue_length_rule selects the exporter's series by.
+    assert ca._selector(APP, 'broker') == 'celeryops_app="shop", celeryops_component="broker"'
+
+
+def test_worker_files_add_the_hosts_exporter_targets_only_when_it_runs_one():
+    options = {'app': APP, 'groups': [{'name': 'io', 'queues': ['io'], 'instances': 1}],
+               'broker_url': 'redis://broker:6379/0'}
+    assert sorted(ca.files_for('worker', options)) == ['celery-shop-worker.rules.yml']
+    exporter = {'name': 'worker1', 'address': '0.0.0.0', 'port': 9121, 'host': '10.0.0.7'}
+    files = ca.files_for('worker', dict(options, exporter=exporter))
+    assert files['celery-shop-broker-worker1.targets.yml'] == ca.targets(APP, 'broker', '10.0.0.7', 9121)
+
+
 def test_no_flower_targets_on_kubernetes():
     files = ca.files_for('flower', {'app': APP, 'platform': 'kubernetes', 'address': '0.0.0.0', 'port': 5555})
     assert sorted(files) == ['celery-shop-flower.rules.yml']

@@ -188,3 +188,35 @@ def test_rabbitmq_password_hash_is_stable_per_user_and_password():
     assert cb.rabbitmq_password_hash('celery', PW) == first
     assert cb.rabbitmq_password_hash('other', PW)[:8] != first[:8]
     assert cb.rabbitmq_password_hash('celery', PW + 'x') != first
+
+
+@pytest.mark.parametrize('url, addr', [
+    ('redis://:s3cr%40t@broker:6380/2', 'redis://broker:6380'),
+    ('rediss://celery:pw@redis.example.com/0', 'rediss://redis.example.com:6379'),
+    ('redis://[fd00::5]:6379/1;redis://other:6379/1', 'redis://[fd00::5]:6379'),
+])
+def test_redis_exporter_addr_has_no_credentials_and_no_db(url, addr):
+    assert cb.redis_exporter_addr(url) == addr
+
+
+@pytest.mark.parametrize('url', ['amqp://guest:guest@rabbit//', 'sentinel://s1:26379/0', 'redis+socket:///run/r.sock'])
+def test_redis_exporter_refuses_other_brokers(url):
+    with pytest.raises(ValueError, match='Redis'):
+        cb.redis_exporter_addr(url)
+
+
+def test_redis_exporter_argv_checks_each_queue_in_the_urls_db_and_has_no_password():
+    argv = cb.redis_exporter_argv('redis://celery:s3cr%40t@broker:6380/2', ['io', 'cpu', 'io', 'a.b:c@d/e'],
+                                  '127.0.0.1:9121', '/etc/celery/demo/broker-exporter.json')
+    assert argv == ['-redis.addr=redis://broker:6380', '-web.listen-address=127.0.0.1:9121', '-redis.user=celery',
+                    '-redis.password-file=/etc/celery/demo/broker-exporter.json',
+                    '-check-single-keys=db2=a.b:c@d/e,db2=cpu,db2=io']
+    assert not any('s3cr' in arg for arg in argv)
+
+
+def test_redis_exporter_passwords_key_is_the_addr_argument():
+    # The exporter looks the password up by exactly its -redis.addr.
+    url = 'redis://:s3cr%40t@broker:6380/2'
+    assert cb.redis_exporter_passwords(url) == {'redis://broker:6380': 's3cr@t'}
+    assert ('-redis.addr=%s' % list(cb.redis_exporter_passwords(url))[0]) in cb.redis_exporter_argv(url, [], ':9121')
+    assert cb.redis_exporter_passwords('redis://broker:6379/0') == {}

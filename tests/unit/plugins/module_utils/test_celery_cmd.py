@@ -27,3 +27,10 @@ def test_flower_full_has_no_credentials():
                     '--url_prefix=flower', '--persistent=True', '--db=/var/lib/celery/proj/flower.db',
                     '--max_tasks=5000', '--purge_offline_workers=60']
     assert not any('auth' in arg for arg in argv)
+
+
+def test_flower_metrics_open_only_when_asked():
+    # The launcher asks for the login on /metrics unless its own flag is there.
+    assert '--celeryops-open-metrics' not in flower_argv('proj', extra_args=['--tasks_columns=name'])
+    assert flower_argv('proj', open_metrics=True, extra_args=['--tasks_columns=name'])[-2:] == [
+        '--celeryops-open-metrics', '--tasks_columns=name']
