@@ -164,14 +164,15 @@ def _number(value):
     return ('%.6f' % value).rstrip('0').rstrip('.')
 
 
-# The shortest window of the beat alert: increase() needs several scrapes in
-# it (one a minute is Prometheus's default), or a healthy task looks silent.
+# The shortest window of the beat alert by default (celery_beat_alert_min_window_s):
+# increase() needs several scrapes in it (one a minute is Prometheus's
+# default), or a healthy task looks silent.
 MIN_BEAT_WINDOW_S = 300
 
 
-def beat_rules(app, tasks, missed=3):
+def beat_rules(app, tasks, missed=3, min_window_s=MIN_BEAT_WINDOW_S):
     """The beat group: a named periodic task no worker received for ``missed``
-    intervals (or MIN_BEAT_WINDOW_S, whichever is longer).
+    intervals (or ``min_window_s``, whichever is longer).
 
     ``tasks``: [{task, every_s}] (celery_beat_alert_tasks). Before the first
     window after Prometheus starts it would fire; ``for`` holds it that long,
@@ -180,7 +181,7 @@ def beat_rules(app, tasks, missed=3):
     flower = _selector(app, 'flower')
     rules = []
     for item in tasks:
-        window = _duration(max(int(item['every_s']) * int(missed), MIN_BEAT_WINDOW_S))
+        window = _duration(max(int(item['every_s']) * int(missed), int(min_window_s)))
         rules.append({
             'alert': 'CeleryBeatNotFiring',
             'expr': ('(sum(increase(flower_events_total{%s, type="task-received", task=%s}[%s])) or vector(0))'
@@ -248,7 +249,7 @@ def rules_for(component, options):
     ``options``: ``app``; worker: ``groups`` (resolved), ``hosts`` (hosts
     that run them: the expected workers are instances times hosts),
     ``broker_url``, ``failure_ratio``, ``backlog_for_s``; beat: ``tasks``,
-    ``missed``.
+    ``missed``, ``min_window_s``.
     """
     from urllib.parse import unquote
     from ansible_collections.celeryops.deploy.plugins.module_utils._celery_broker import broker_endpoint
@@ -265,7 +266,8 @@ def rules_for(component, options):
             'failure_ratio': options.get('failure_ratio', 0.05),
             'backlog_for_s': options.get('backlog_for_s', 600)})
     elif component == 'beat':
-        group = beat_rules(app, options.get('tasks') or [], options.get('missed', 3))
+        group = beat_rules(app, options.get('tasks') or [], options.get('missed', 3),
+                           options.get('min_window_s', MIN_BEAT_WINDOW_S))
     elif component == 'flower':
         group = flower_rules(app)
     else:

@@ -270,6 +270,51 @@ def broker_service(settings):
     return service
 
 
+# The broker exporter (celery_broker_exporter_enabled): its listen port in
+# its container, and where its password file (a Compose secret) lands.
+EXPORTER_CONTAINER_PORT = 9121
+EXPORTER_SECRET = 'broker_exporter_passwords'
+EXPORTER_PASSWORDS = '/run/secrets/%s' % EXPORTER_SECRET
+
+
+def exporter_service(settings, exporter):
+    """The broker exporter (prometheus-redis-exporter) of ``exporter``:
+    ``url`` (the broker's), ``queues`` (to measure), published on
+    ``address``:``port``. The password goes into the secret file
+    EXPORTER_PASSWORDS (``_celery_broker.redis_exporter_passwords``), never
+    into its command or environment. Sandboxed like the Celery containers;
+    the roles check from the host that it reads the broker (it may have no
+    shell for a health check: upstream's image is a single binary)."""
+    from ansible_collections.celeryops.deploy.plugins.module_utils._celery_broker import (
+        redis_exporter_argv, redis_exporter_passwords)
+    url = exporter['url']
+    argv = redis_exporter_argv(url, exporter['queues'], ':%d' % EXPORTER_CONTAINER_PORT,
+                               EXPORTER_PASSWORDS if redis_exporter_passwords(url) else '')
+    address, port = exporter.get('address', '127.0.0.1'), exporter.get('port', EXPORTER_CONTAINER_PORT)
+    service = {
+        'image': settings['exporter_image'],
+        'user': '%d:%d' % (int(settings.get('uid', 10001)), int(settings.get('gid', 10001))),
+        'read_only': True,
+        'cap_drop': ['ALL'],
+        'security_opt': ['no-new-privileges:true'],
+        'restart': settings.get('restart', 'unless-stopped'),
+        'entrypoint': [settings.get('exporter_command') or '/usr/bin/prometheus-redis-exporter'],
+        'command': list(argv),
+        'secrets': [EXPORTER_SECRET],
+        'ports': ['%s:%d:%d' % (_host(address), int(port), EXPORTER_CONTAINER_PORT)],
+        'labels': {'io.celeryops.app': settings['app_name'], 'io.celeryops.component': 'broker-exporter'},
+        'logging': {'driver': 'json-file', 'options': {
+            'max-size': str(settings.get('log_max_size', '10m')),
+            'max-file': str(settings.get('log_max_file', 5))}},
+    }
+    if settings.get('exporter_revision'):
+        # A rewritten password file recreates it (Compose does not look into secrets).
+        service['labels']['io.celeryops.secrets-revision'] = str(settings['exporter_revision'])
+    if settings.get('broker_enabled'):
+        service['depends_on'] = {'broker': {'condition': 'service_healthy'}}
+    return service
+
+
 def _tmpfs_owner(user):
     ids = str(user or '').split(':')
     if not ids[0].isdigit():
@@ -320,6 +365,12 @@ def fragment(settings, component, **kwargs):
         groups = kwargs['groups']
         services = worker_services(groups, settings)
         secrets.update(worker_secrets(groups, project_dir))
+        exporter = kwargs.get('exporter')
+        if exporter:
+            # The broker exporter comes and goes with the workers' file:
+            # turned off, `compose up --remove-orphans` removes it.
+            services['broker-exporter'] = exporter_service(settings, exporter)
+            secrets[EXPORTER_SECRET] = {'file': '%s/secrets/broker-exporter.json' % project_dir}
     elif component == 'beat':
         services = {'beat': beat_service(kwargs['argv'], settings, kwargs.get('stop_timeout', 60))}
         secrets['beat_env'] = {'file': '%s/secrets/beat.env' % project_dir}
@@ -333,6 +384,7 @@ def fragment(settings, component, **kwargs):
             volumes.append('flower-data')
     elif component == 'broker':
         return project({'broker': broker_service(settings)}, broker_secrets(settings), None, ['broker-data'])
+
     else:
         raise ValueError('unknown Compose component %r' % (component,))
     return project(services, secrets, configs, volumes)

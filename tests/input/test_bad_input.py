@@ -132,6 +132,8 @@ ROLE_CASES = {
         'playbook_beat.yml', 'localhost,',
         dict(GOOD, celery_beat_scheduler='redbeat.RedBeatScheduler', celery_beat_max_interval=20),
         ['celery_beat_max_interval (20 s) is longer than a third of celery_beat_lock_timeout (30 s)']),
+    'beat alert window too short': ('playbook_beat.yml', 'localhost,', dict(GOOD, celery_beat_alert_min_window_s=5),
+                                    ['celery_beat_alert_min_window_s 20 or more seconds (got 5)']),
     'beat scheduler not a class path': ('playbook_beat.yml', 'localhost,',
                                         dict(GOOD, celery_beat_scheduler='not a class'), ['celery_beat_scheduler']),
     # The private role used directly: refused before it checks or changes anything.
@@ -196,6 +198,10 @@ CASES = {
     'broker exporter on a rabbitmq broker': (
         with_value(celery_broker_exporter_enabled=True, celery_broker_url='amqp://shop:%s@127.0.0.1:5672//' % SECRET),
         ['celery_broker_exporter_enabled deploys prometheus-redis-exporter', 'a rabbitmq broker']),
+    'broker exporter on kubernetes': (
+        with_value(celery_broker_exporter_enabled=True, celery_platform='kubernetes',
+                   celery_image='registry.example.com/shop/app:1.4.2'),
+        ['celery_broker_exporter_enabled deploys', 'got celery_platform kubernetes']),
     'broker exporter port out of range': (
         with_value(celery_broker_exporter_enabled=True, celery_broker_exporter_port=70000),
         ['celery_broker_exporter_port a port, 1-65535 (got 70000)']),
@@ -209,9 +215,10 @@ COMPOSE_CASES = {
     'image with a space': (compose_with(celery_image='registry.example.com/shop/app:1.4.2 --privileged'),
                            ['celery_image must name']),
     'container uid 0': (compose_with(celery_container_uid=0), ['celery_container_uid']),
-    'broker exporter on compose': (compose_with(celery_broker_exporter_enabled=True),
-                                   ['celery_broker_exporter_enabled deploys prometheus-redis-exporter on systemd hosts',
-                                    'got celery_platform compose']),
+    'broker exporter on compose without its image': (
+        compose_with(celery_broker_exporter_enabled=True),
+        ['celery_broker_exporter_enabled deploys prometheus-redis-exporter on systemd hosts or in the Compose',
+         "celery_broker_exporter_image must name its image (got '')"]),
     'broker enabled without a password': (compose_with(celery_compose_broker_enabled=True),
                                           ['celery_compose_broker_password must be set']),
     'broker password too short': (compose_with(celery_compose_broker_enabled=True,

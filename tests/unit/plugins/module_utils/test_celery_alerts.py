@@ -179,6 +179,15 @@ def test_beat_window_is_missed_intervals_at_least_five_minutes(every_s, missed, 
     assert rule['for'] == window and rule['expr'].endswith('[%s])) or vector(0)) < 1' % window)
 
 
+def test_beat_window_floor_follows_the_variable():
+    # celery_beat_alert_min_window_s: a Prometheus scraping every 5 s can watch a 2 s tick over 30 s.
+    (rule,) = ca.beat_rules(APP, [{'task': TICK, 'every_s': 2}], 3, min_window_s=30)['rules']
+    assert rule['for'] == '30s' and rule['expr'].endswith('[30s])) or vector(0)) < 1')
+    (rule,) = ca.rules_for('beat', {'app': APP, 'tasks': [{'task': TICK, 'every_s': 60}], 'missed': 3,
+                                    'min_window_s': 30})['groups'][0]['rules']
+    assert rule['for'] == '3m'
+
+
 @pytest.mark.parametrize('address, host, prefix, target, path', [
     ('127.0.0.1', 'web1', '', '127.0.0.1:5555', '/metrics'),
     ('0.0.0.0', 'web1.example.com', 'flower', 'web1.example.com:5555', '/flower/metrics'),

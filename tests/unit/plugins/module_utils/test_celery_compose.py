@@ -490,3 +490,47 @@ def test_a_prefork_group_without_limits_gets_one_from_max_memory_per_child():
     raw = [{'name': 'io', 'queues': ['io'], 'concurrency': 2, 'max_memory_per_child': 100000}]
     service = cc.fragment(settings(), 'worker', groups=groups(raw))['services']['worker-io']
     assert service['deploy']['resources'] == {'limits': {'memory': '467M'}}
+
+
+# --- broker exporter --------------------------------------------------------
+
+
+def exporter_fragment(url='redis://:exporter-password-77c1@broker:6379/0', **changes):
+    return cc.fragment(settings(exporter_image='celeryops/debian12-redis-exporter:latest', **changes),
+                       'worker', groups=groups(), exporter={'url': url, 'queues': ['io', 'cpu', 'io'],
+                                                            'address': '127.0.0.1', 'port': 9187})
+
+
+def test_exporter_service_reads_its_password_from_a_secret_file_only():
+    body = exporter_fragment()
+    service = body['services']['broker-exporter']
+    assert 'exporter-password-77c1' not in json.dumps(body)
+    assert service['entrypoint'] == ['/usr/bin/prometheus-redis-exporter']
+    assert service['command'] == ['-redis.addr=redis://broker:6379', '-web.listen-address=:9121',
+                                  '-redis.password-file=/run/secrets/broker_exporter_passwords',
+                                  '-check-single-keys=db0=cpu,db0=io']
+    assert service['secrets'] == ['broker_exporter_passwords']
+    assert body['secrets']['broker_exporter_passwords'] == {'file': PROJECT + '/secrets/broker-exporter.json'}
+    # Only with the workers that ask for it.
+    assert 'broker-exporter' not in worker_fragment()['services']
+    assert 'broker_exporter_passwords' not in worker_fragment()['secrets']
+    assert 'environment' not in service
+    assert service['ports'] == ['127.0.0.1:9187:9121']
+    # Sandboxed like the Celery containers, as the app's container user.
+    assert service['user'] == '10001:10002' and service['read_only'] is True and service['cap_drop'] == ['ALL']
+    assert service['security_opt'] == ['no-new-privileges:true']
+    assert service['labels'] == {'io.celeryops.app': 'shop', 'io.celeryops.component': 'broker-exporter'}
+
+
+def test_exporter_service_follows_the_broker_and_a_rewritten_password_file():
+    service = exporter_fragment(broker_enabled=True, exporter_revision='1765.5',
+                                exporter_command='/redis_exporter')['services']['broker-exporter']
+    assert service['depends_on'] == {'broker': {'condition': 'service_healthy'}}
+    assert service['labels']['io.celeryops.secrets-revision'] == '1765.5'
+    assert service['entrypoint'] == ['/redis_exporter']
+
+
+def test_exporter_of_a_broker_without_a_password_gets_no_password_file_argument():
+    service = exporter_fragment(url='redis://broker:6379/2')['services']['broker-exporter']
+    assert service['command'] == ['-redis.addr=redis://broker:6379', '-web.listen-address=:9121',
+                                  '-check-single-keys=db2=cpu,db2=io']
