@@ -87,3 +87,50 @@ def refused_directives(directives, run):
             refused.extend(sorted(current))
             break
     return sorted(refused, key=lambda name: (name not in LIKELY_REFUSED, name))
+
+
+def probe_key(directives, user, systemd_version, kernel, boot_id, init_started):
+    """What a probe's answer depends on: the directives and user, the
+    systemd and kernel, and this boot of this machine or container (the
+    host's boot id, and when PID 1 started: a container restarted with
+    another seccomp profile or LXC config starts a new PID 1)."""
+    import hashlib
+    import json
+    material = json.dumps([render_directives(directives), user, systemd_version.strip(), kernel.strip(),
+                           boot_id.strip(), str(init_started).strip()])
+    return hashlib.sha256(material.encode('utf-8')).hexdigest()
+
+
+def cached_refusals(path, key):
+    """The refused directives recorded under ``key`` in the cache file, or
+    None (no file, another key, unreadable: probe again)."""
+    import json
+    try:
+        with open(path) as handle:
+            entry = json.load(handle)
+    except (IOError, OSError, ValueError):
+        return None
+    if not isinstance(entry, dict) or entry.get('key') != key or not isinstance(entry.get('refused'), list):
+        return None
+    return [str(name) for name in entry['refused']]
+
+
+def save_refusals(path, key, refused):
+    """Record a probe's answer (one entry: a host has one sandbox), written
+    whole or not at all."""
+    import json
+    import os
+    import tempfile
+    directory = os.path.dirname(path)
+    if not os.path.isdir(directory):
+        os.makedirs(directory, 0o755)
+    handle, tmp = tempfile.mkstemp(dir=directory, prefix='.sandbox-')
+    try:
+        with os.fdopen(handle, 'w') as out:
+            json.dump({'key': key, 'refused': list(refused)}, out)
+        os.chmod(tmp, 0o644)
+        os.rename(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

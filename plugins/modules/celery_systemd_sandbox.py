@@ -19,7 +19,11 @@ description:
     unit would fail with C(217/USER) and crash-loop).
   - Returns the sandbox without the refused directives and warns, naming each and
     C(celery_systemd_sandbox_overrides); with O(strict) it fails instead.
-  - Leaves nothing behind (transient units are collected), so it also runs in check mode.
+  - Leaves nothing behind but its answer (transient units are collected), so it also runs in check mode.
+  - With O(cache), the answer is kept in that file with what it depends on (the directives, the user, the
+    systemd version, the kernel, this boot and when PID 1 started, so a container restarted with another
+    seccomp profile asks again); a later run that finds the same key probes nothing. Check mode reads the
+    cache but never writes it.
 author:
   - celeryops.deploy developers (@celeryops)
 options:
@@ -41,6 +45,10 @@ options:
     description: Seconds one probe may take.
     type: int
     default: 60
+  cache:
+    description: File that keeps the answer for later runs (empty - probe every time).
+    type: path
+    default: ""
 attributes:
   check_mode:
     support: full
@@ -67,13 +75,18 @@ refused:
   returned: always
   type: list
   elements: str
+cached:
+  description: Whether the answer came from O(cache) (no probe ran).
+  returned: success
+  type: bool
 """
 
 import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.celeryops.deploy.plugins.module_utils._systemd_unit import refused_directives
+from ansible_collections.celeryops.deploy.plugins.module_utils._systemd_unit import (
+    cached_refusals, probe_key, refused_directives, save_refusals)
 
 
 def main():
@@ -83,6 +96,7 @@ def main():
             user=dict(type='str', default='nobody'),
             strict=dict(type='bool', default=False),
             timeout=dict(type='int', default=60),
+            cache=dict(type='path', default=''),
         ),
         supports_check_mode=True,
     )
@@ -100,10 +114,27 @@ def main():
         rc, _out, err = module.run_command(argv + ['/bin/true'])
         return rc, err
 
+    def read(path):
+        try:
+            with open(path) as handle:
+                return handle.read()
+        except (IOError, OSError):
+            return ''
+
+    cache = module.params['cache']
+    key = cached = None
     try:
-        refused = refused_directives(directives, run)
+        if cache:
+            _rc, version, _err = module.run_command([module.get_bin_path('systemctl', required=True), '--version'])
+            init_started = (read('/proc/1/stat').rsplit(')', 1)[-1].split() or [''] * 20)[19:20]
+            key = probe_key(directives, module.params['user'], version.splitlines()[0] if version else '',
+                            os.uname()[2], read('/proc/sys/kernel/random/boot_id'), ''.join(init_started))
+            cached = cached_refusals(cache, key)
+        refused = cached if cached is not None else refused_directives(directives, run)
     except (TypeError, ValueError) as error:
         module.fail_json(msg='celery_systemd_sandbox / celery_systemd_sandbox_overrides: %s' % error, refused=[])
+    if cache and cached is None and not module.check_mode:
+        save_refusals(cache, key, refused)
     if refused:
         message = ('this host\'s systemd cannot start a unit with %s (tried with a transient unit; the units '
                    'would crash-loop): ' % ', '.join('%s=' % name for name in refused))
@@ -114,7 +145,7 @@ def main():
         module.warn(message + 'left out on this host. Set celery_systemd_sandbox_overrides: {%s: null} to say '
                     'so explicitly, or celery_systemd_sandbox_strict: true to fail instead.' % refused[0])
     sandbox = dict((name, value) for name, value in directives.items() if name not in refused)
-    module.exit_json(changed=False, sandbox=sandbox, refused=refused)
+    module.exit_json(changed=False, sandbox=sandbox, refused=refused, cached=cached is not None)
 
 
 if __name__ == '__main__':

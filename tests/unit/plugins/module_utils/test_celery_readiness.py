@@ -163,3 +163,28 @@ def test_rollout_from_censored_results():
     assert cw.rollout(groups, 'shop', '/b', INSTALL, [censored])['instances'][0]['restart'] is True
     assert cw.unit_rollout('b.service', '/b/i', INSTALL, [{'changed': True, 'invocation': 'x'}])['instances'][0][
         'restart'] is True
+
+
+def test_sandbox_probe_key_changes_with_what_the_answer_depends_on():
+    base = dict(directives={'PrivateUsers': True, 'ProtectSystem': 'strict'}, user='shop',
+                systemd_version='systemd 252 (252.39-1~deb12u1)', kernel='6.1.0-40-amd64',
+                boot_id='5d8c...', init_started='1234')
+    key = su.probe_key(**base)
+    assert su.probe_key(**base) == key
+    for name, value in (('directives', {'PrivateUsers': False, 'ProtectSystem': 'strict'}), ('user', 'nobody'),
+                        ('systemd_version', 'systemd 257'), ('kernel', '6.12.0'), ('boot_id', 'other'),
+                        ('init_started', '99999')):
+        assert su.probe_key(**dict(base, **{name: value})) != key, name
+
+
+def test_sandbox_cache_answers_only_for_its_key(tmp_path):
+    path = str(tmp_path / 'cache' / 'systemd-sandbox.json')
+    assert su.cached_refusals(path, 'k1') is None
+    su.save_refusals(path, 'k1', ['PrivateUsers'])
+    assert su.cached_refusals(path, 'k1') == ['PrivateUsers']
+    assert su.cached_refusals(path, 'k2') is None
+    su.save_refusals(path, 'k2', [])
+    assert su.cached_refusals(path, 'k2') == [] and su.cached_refusals(path, 'k1') is None
+    with open(path, 'w') as handle:
+        handle.write('{not json')
+    assert su.cached_refusals(path, 'k2') is None
