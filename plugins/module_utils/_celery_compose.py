@@ -81,6 +81,12 @@ def _file_healthcheck(settings):
     return check
 
 
+def _logging(settings):
+    """Docker's json-file log, rotated: every service of the project."""
+    return {'driver': 'json-file', 'options': {'max-size': str(settings.get('log_max_size', '10m')),
+                                               'max-file': str(settings.get('log_max_file', 5))}}
+
+
 def base_service(settings, component, role_secret=None):
     """What every Celery container shares: image, user, sandbox, secrets, logs."""
     secrets = [COMMON_SECRET]
@@ -112,13 +118,7 @@ def base_service(settings, component, role_secret=None):
             {'source': 'celeryops_probe', 'target': PROBE_PATH},
         ],
         'labels': labels,
-        'logging': {
-            'driver': 'json-file',
-            'options': {
-                'max-size': str(settings.get('log_max_size', '10m')),
-                'max-file': str(settings.get('log_max_file', 5)),
-            },
-        },
+        'logging': _logging(settings),
     }
     if settings.get('broker_enabled'):
         service['depends_on'] = {'broker': {'condition': 'service_healthy'}}
@@ -229,9 +229,7 @@ def broker_service(settings):
         'security_opt': ['no-new-privileges:true'],
         'restart': settings.get('restart', 'unless-stopped'),
         'labels': {'io.celeryops.app': settings['app_name'], 'io.celeryops.component': 'broker'},
-        'logging': {'driver': 'json-file', 'options': {
-            'max-size': str(settings.get('log_max_size', '10m')),
-            'max-file': str(settings.get('log_max_file', 5))}},
+        'logging': _logging(settings),
     }
     if settings.get('broker_revision'):
         # Compose does not look into secret files: a rewritten one (a new
@@ -303,9 +301,7 @@ def exporter_service(settings, exporter):
         'secrets': [EXPORTER_SECRET],
         'ports': ['%s:%d:%d' % (_host(address), int(port), EXPORTER_CONTAINER_PORT)],
         'labels': {'io.celeryops.app': settings['app_name'], 'io.celeryops.component': 'broker-exporter'},
-        'logging': {'driver': 'json-file', 'options': {
-            'max-size': str(settings.get('log_max_size', '10m')),
-            'max-file': str(settings.get('log_max_file', 5))}},
+        'logging': _logging(settings),
     }
     if settings.get('exporter_revision'):
         # A rewritten password file recreates it (Compose does not look into secrets).
