@@ -72,8 +72,10 @@ unit: venv link prometheus
 	cd $(COLLECTIONS)/ansible_collections/celeryops/deploy && $(BIN)/python -m pytest -q -n 2 --dist worksteal tests/unit
 
 # Wrong input fails in preflight, naming the variable, and leaves the host unchanged (real role runs).
+# Each file on its own worker: the batched runs (test_bad_input.py) beside
+# the single ones (test_single_runs.py).
 input: venv link
-	$(BIN)/python -m pytest -q -n 2 tests/input
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile tests/input
 
 sanity: venv
 	scripts/sanity.sh

@@ -8,6 +8,7 @@ directories, units, accounts, packages, Compose containers and volumes)
 taken before and after the run: it must not differ.
 """
 
+import atexit
 import copy
 import functools
 import grp
@@ -15,8 +16,10 @@ import hashlib
 import json
 import os
 import pwd
+import shutil
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
@@ -349,6 +352,12 @@ def assert_host_unchanged(before, after):
     assert not changed, 'the host changed: %s' % details
 
 
+def ansible_env(log):
+    return dict(os.environ, ANSIBLE_STDOUT_CALLBACK='ansible.builtin.json', ANSIBLE_NOCOLOR='1',
+                ANSIBLE_PYTHON_INTERPRETER=sys.executable, ANSIBLE_LOCALHOST_WARNING='false',
+                ANSIBLE_INVENTORY_UNPARSED_WARNING='false', ANSIBLE_LOG_PATH=log)
+
+
 # -v: secrets must stay out of the output and log at a raised verbosity too.
 # Bad input runs for real; good input only in check mode (it would deploy).
 def run_role(variables, tmp_path, playbook='playbook.yml', hosts='localhost,', check=False):
@@ -356,9 +365,7 @@ def run_role(variables, tmp_path, playbook='playbook.yml', hosts='localhost,', c
         variables = dict(variables, celery_compose_project_dir=str(tmp_path / 'project'))
     extra = tmp_path / 'vars.json'
     extra.write_text(json.dumps(variables))
-    env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK='ansible.builtin.json', ANSIBLE_NOCOLOR='1',
-               ANSIBLE_PYTHON_INTERPRETER=sys.executable, ANSIBLE_LOCALHOST_WARNING='false',
-               ANSIBLE_INVENTORY_UNPARSED_WARNING='false', ANSIBLE_LOG_PATH=str(tmp_path / 'ansible.log'))
+    env = ansible_env(str(tmp_path / 'ansible.log'))
     before = None if check else host_state(str(tmp_path / 'project'))
     command = ['ansible-playbook', '-v'] + (['--check'] if check else [])
     command += ['-c', 'local', '-i', hosts, '-e', '@%s' % extra, os.path.join(HERE, playbook)]
@@ -373,101 +380,110 @@ def run_role(variables, tmp_path, playbook='playbook.yml', hosts='localhost,', c
 
 def check_fails_in_preflight(proc, fragments, tmp_path):
     assert proc.returncode != 0, 'the role accepted bad input'
-    report = json.loads(proc.stdout)
-    tasks = [task for play in report['plays'] for task in play['tasks']]
-    failed = [task for task in tasks if any(result.get('failed') for result in task['hosts'].values())]
+    check_report(json.loads(proc.stdout), fragments, proc.stdout + proc.stderr, (tmp_path / 'ansible.log').read_text())
+
+
+def check_report(report, fragments, output, log, host=None):
+    """The run failed in exactly one task, a check, with every fragment in its
+    message, and no secret reached the output or the log. host: read only
+    that host's results (a batch run holds a case per host)."""
+    def results(task):
+        return [result for name, result in task['hosts'].items() if host in (None, name)]
+    tasks = [task for play in report['plays'] for task in play['tasks'] if results(task)]
+    failed = [task for task in tasks if any(result.get('failed') for result in results(task))]
     assert len(failed) == 1, [task['task']['name'] for task in tasks]
     # Everything up to and including the failure is a read-only check.
     for task in tasks:
         short = task['task']['name'].split(' : ')[-1]
         assert short.startswith(PREFLIGHT_PREFIXES), 'task %r ran before the failure' % task['task']['name']
-        assert not any(result.get('changed') for result in task['hosts'].values())
-    for result in failed[0]['hosts'].values():
+        assert not any(result.get('changed') for result in results(task))
+    for result in results(failed[0]):
         for fragment in fragments:
             assert fragment in result.get('msg', ''), result.get('msg')
     # A secret in the input never reaches the output or the log.
     for secret in SECRETS:
-        assert secret not in proc.stdout + proc.stderr
-        assert secret not in (tmp_path / 'ansible.log').read_text()
+        assert secret not in output
+        assert secret not in log
+
+
+# The worker role's cases (CASES and COMPOSE_CASES) and Flower's run in
+# batches: one ansible-playbook run per batch, a host per case with its
+# variables as host variables. The role's checks run per host, each host
+# fails on its own and the others go on. Each single run pays Ansible's
+# start, about 3 s of CPU: `make input` takes about half the time. The
+# snapshot of the host is taken around the whole run, so a case that changed
+# the host fails every case of its batch (the failure names the paths).
+# Beat's cases run one by one (test_single_runs.py): its checks count the
+# play's hosts.
+WORKER_CASES = dict(CASES, **COMPOSE_CASES)
+assert len(WORKER_CASES) == len(CASES) + len(COMPOSE_CASES), 'a case name is used twice'
+FLOWER_CASES = {case: (variables, fragments) for case, (playbook, hosts, variables, fragments) in ROLE_CASES.items()
+                if playbook == 'playbook_flower.yml' and hosts == 'localhost,'}
+# (playbook, cases) of each batch.
+BATCHES = {
+    'worker': ('playbook.yml', sorted(WORKER_CASES)),
+    'flower': ('playbook_flower.yml', sorted(FLOWER_CASES)),
+}
+BATCH_OF = {case: name for name, (_playbook, cases) in BATCHES.items() for case in cases}
+BATCH_CASES = dict(WORKER_CASES, **FLOWER_CASES)
+
+
+@functools.lru_cache(maxsize=None)
+def run_batch(name):
+    playbook, cases = BATCHES[name]
+    directory = tempfile.mkdtemp(prefix='celeryops-input-')
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    projects = os.path.join(directory, 'projects')
+    inventory, hosts = {}, {}
+    for index, case in enumerate(cases):
+        if case in AFTER_ENGINE_CHECK and not compose_runs_here():
+            continue
+        host = 'case%02d' % index
+        variables = dict(BATCH_CASES[case][0], ansible_connection='local', ansible_python_interpreter=sys.executable)
+        if variables.get('celery_platform') == 'compose':
+            variables['celery_compose_project_dir'] = os.path.join(projects, host)
+        inventory[host] = variables
+        hosts[case] = host
+    with open(os.path.join(directory, 'inventory.json'), 'w') as handle:
+        json.dump({'all': {'hosts': inventory}}, handle)
+    log = os.path.join(directory, 'ansible.log')
+    before = host_state(projects)
+    proc = subprocess.run(['ansible-playbook', '-v', '-f', '8', '-i', os.path.join(directory, 'inventory.json'),
+                           os.path.join(HERE, playbook)],
+                          capture_output=True, text=True, env=ansible_env(log), timeout=600, check=False)
+    try:
+        assert_host_unchanged(before, host_state(projects))
+        changed = None
+    except AssertionError as error:
+        changed = str(error)
+    with open(log) as handle:
+        log_text = handle.read()
+    report = json.loads(proc.stdout[proc.stdout.index('{'):]) if '{' in proc.stdout else None
+    return {'hosts': hosts, 'report': report, 'output': proc.stdout + proc.stderr, 'log': log_text,
+            'changed': changed}
+
+
+def check_batch_case(case):
+    batch = run_batch(BATCH_OF[case])
+    assert batch['report'] is not None, batch['output'][-3000:]
+    assert batch['changed'] is None, batch['changed']
+    host = batch['hosts'][case]
+    assert batch['report']['stats'][host]['failures'] > 0, 'the role accepted bad input'
+    check_report(batch['report'], BATCH_CASES[case][1], batch['output'], batch['log'], host)
 
 
 @pytest.mark.parametrize('case', sorted(CASES))
-def test_bad_input_fails_in_preflight(case, tmp_path):
-    variables, fragments = CASES[case]
-    check_fails_in_preflight(run_role(variables, tmp_path), fragments, tmp_path)
+def test_bad_input_fails_in_preflight(case):
+    check_batch_case(case)
 
 
-@pytest.mark.parametrize('case', sorted(ROLE_CASES))
-def test_bad_beat_and_flower_input_fails_in_preflight(case, tmp_path):
-    playbook, hosts, variables, fragments = ROLE_CASES[case]
-    check_fails_in_preflight(run_role(variables, tmp_path, playbook, hosts), fragments, tmp_path)
-
-
-def test_good_input_passes_preflight(tmp_path):
-    """The same harness accepts the good variables: it fails only later, on
-    this machine's missing virtualenv (check mode), never in a check."""
-    proc = run_role(GOOD, tmp_path, check=True)
-    report = json.loads(proc.stdout)
-    tasks = [task for play in report['plays'] for task in play['tasks']]
-    names = [task['task']['name'].split(' : ')[-1] for task in tasks]
-    assert 'Check celery_worker_groups' in names
-    assert 'Install the app and its shared files' in names, names
-    failed = [task['task']['name'] for task in tasks if task['hosts'].get('localhost', {}).get('failed')]
-    assert not any(name.split(' : ')[-1].startswith('Check celery_') for name in failed), failed
+@pytest.mark.parametrize('case', sorted(FLOWER_CASES))
+def test_bad_flower_input_fails_in_preflight(case):
+    check_batch_case(case)
 
 
 @pytest.mark.parametrize('case', sorted(COMPOSE_CASES))
-def test_bad_compose_input_fails_in_preflight(case, tmp_path, missing_tool):
+def test_bad_compose_input_fails_in_preflight(case, missing_tool):
     if case in AFTER_ENGINE_CHECK and not compose_runs_here():
         missing_tool('`docker compose version` fails on this machine; the shared compose checks stop first')
-    variables, fragments = COMPOSE_CASES[case]
-    check_fails_in_preflight(run_role(variables, tmp_path), fragments, tmp_path)
-
-
-def test_good_compose_input_passes_preflight(tmp_path, missing_tool):
-    """The compose variables pass every check, the Docker Compose v2 one
-    included, and the whole check run goes through: the secrets files and the
-    Compose files are rendered (the fragment filter runs on the real role
-    variables), nothing is written, and as the project directory does not
-    exist, `docker compose up` is never run."""
-    if not compose_runs_here():
-        missing_tool('`docker compose version` fails on this machine')
-    variables = compose_with(celery_compose_broker_enabled=True, celery_compose_broker_password=BROKER_PASSWORD,
-                             celery_broker_url='redis://:%s@broker:6379/0' % BROKER_PASSWORD)
-    variables['celery_worker_groups'][1].update(cpu_limit=1.5, memory_limit_mb=400)
-    proc = run_role(variables, tmp_path, check=True)
-    report = json.loads(proc.stdout)
-    tasks = [task for play in report['plays'] for task in play['tasks']]
-    names = [task['task']['name'].split(' : ')[-1] for task in tasks]
-    for name in ('Check celery_image', 'Check the container user', 'Check the all-in-one broker settings',
-                 'Require Docker Compose v2', 'Check celery_worker_groups', 'Install the app and its shared files'):
-        assert name in names, names
-    failed = [task['task']['name'] for task in tasks if task['hosts'].get('localhost', {}).get('failed')]
-    assert proc.returncode == 0 and not failed, failed
-    results = [(name, task['hosts'].get('localhost', {})) for name, task in zip(names, tasks)]
-    assert any(name == 'Write the services of role worker' and result.get('changed') for name, result in results)
-    compose_runs = [result for _name, result in results
-                    if result.get('action') == 'community.docker.docker_compose_v2']
-    assert compose_runs and all(result.get('skipped') for result in compose_runs)
-    commands = [result.get('cmd') for _name, result in results
-                if result.get('action') in ('ansible.builtin.command', 'ansible.builtin.shell')]
-    assert commands == [['docker', 'compose', 'version', '--short']], commands
-    assert not (tmp_path / 'project').exists()
-    for secret in SECRETS:
-        assert secret not in proc.stdout + proc.stderr
-        assert secret not in (tmp_path / 'ansible.log').read_text()
-
-
-def test_the_snapshot_sees_a_change(tmp_path):
-    """The host comparison is not blind: a file added, or one rewritten with
-    the same size, shows."""
-    project = tmp_path / 'project'
-    project.mkdir()
-    (project / 'compose.worker.yml').write_text('a: 1\n')
-    before = host_state(str(project))
-    (project / 'compose.worker.yml').write_text('a: 2\n')
-    with pytest.raises(AssertionError, match='compose.worker.yml'):
-        assert_host_unchanged(before, host_state(str(project)))
-    (project / 'secrets').mkdir()
-    with pytest.raises(AssertionError, match='secrets'):
-        assert_host_unchanged(before, host_state(str(project)))
+    check_batch_case(case)
