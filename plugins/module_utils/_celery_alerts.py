@@ -248,8 +248,8 @@ def rules_for(component, options):
 
     ``options``: ``app``; worker: ``groups`` (resolved), ``hosts`` (hosts
     that run them: the expected workers are instances times hosts),
-    ``broker_url``, ``failure_ratio``, ``backlog_for_s``; beat: ``tasks``,
-    ``missed``, ``min_window_s``.
+    ``broker_url``, ``failure_ratio``, ``backlog_for_s``, ``down_for_s``;
+    beat: ``tasks``, ``missed``, ``min_window_s``; flower: ``down_for_s``.
     """
     from urllib.parse import unquote
     from ansible_collections.celeryops.deploy.plugins.module_utils._celery_broker import broker_endpoint
@@ -264,12 +264,13 @@ def rules_for(component, options):
         groups = [dict(group, expected=int(group.get('instances') or 1) * hosts) for group in options['groups']]
         group = worker_rules(app, groups, broker, {
             'failure_ratio': options.get('failure_ratio', 0.05),
-            'backlog_for_s': options.get('backlog_for_s', 600)})
+            'backlog_for_s': options.get('backlog_for_s', 600),
+            'down_for_s': options.get('down_for_s', 60)})
     elif component == 'beat':
         group = beat_rules(app, options.get('tasks') or [], options.get('missed', 3),
                            options.get('min_window_s', MIN_BEAT_WINDOW_S))
     elif component == 'flower':
-        group = flower_rules(app)
+        group = flower_rules(app, options.get('down_for_s', 120))
     else:
         raise ValueError('unknown rules component %r' % (component,))
     return rules_file(group)

@@ -106,6 +106,9 @@ ROLE_CASES = {
     'flower credential without a password': ('playbook_flower.yml', 'localhost,',
                                              dict(FLOWER, celery_flower_basic_auth=['admin']),
                                              ['celery_flower_basic_auth entries must be']),
+    'flower down alert held too briefly': ('playbook_flower.yml', 'localhost,',
+                                           dict(FLOWER, celery_flower_alert_down_for_s=10),
+                                           ['celery_flower_alert_down_for_s 30 or more (got 10)']),
     'flower port out of range': ('playbook_flower.yml', 'localhost,', dict(FLOWER, celery_flower_port=70000),
                                  ['celery_flower_port must be 1-65535']),
     'beat state on a claim without its name': (
@@ -168,6 +171,8 @@ CASES = {
         dict(GOOD, celery_broker_queue_type='quorum'),
         ['celery_broker_queue_type is quorum, a RabbitMQ queue type, but celery_broker_url is not']),
     'unknown queue type': (dict(GOOD, celery_broker_queue_type='stream'), ['celery_broker_queue_type']),
+    'worker down alert held too briefly': (dict(GOOD, celery_alert_worker_down_for_s=5),
+                                           ['celery_alert_worker_down_for_s 15 or more seconds', '(got 5)']),
     'unknown pool': (with_group(0, pool='fork'), ['celery_worker_groups', 'pool']),
     'concurrency zero': (with_group(0, concurrency=0), ['celery_worker_groups[0] (io).concurrency']),
     # The plan module refuses a workload no host could run, with the numbers.

@@ -188,6 +188,21 @@ def test_beat_window_floor_follows_the_variable():
     assert rule['for'] == '3m'
 
 
+def test_down_alerts_hold_as_long_as_the_variables_say():
+    # celery_alert_worker_down_for_s and celery_flower_alert_down_for_s, through the roles' options.
+    options = {'app': APP, 'groups': [{'name': 'io', 'queues': ['io'], 'instances': 2}],
+               'broker_url': 'redis://broker:6379/0'}
+
+    def held(component, opts):
+        rules = ca.rules_for(component, opts)['groups'][0]['rules']
+        down = ('CeleryWorkerDown', 'CeleryFlowerDown')
+        return {rule['alert']: rule['for'] for rule in rules if rule.get('alert') in down}
+    assert held('worker', options) == {'CeleryWorkerDown': '1m'}
+    assert held('worker', dict(options, down_for_s=15)) == {'CeleryWorkerDown': '15s'}
+    assert held('flower', {'app': APP}) == {'CeleryFlowerDown': '2m'}
+    assert held('flower', {'app': APP, 'down_for_s': 30}) == {'CeleryFlowerDown': '30s'}
+
+
 @pytest.mark.parametrize('address, host, prefix, target, path', [
     ('127.0.0.1', 'web1', '', '127.0.0.1:5555', '/metrics'),
     ('0.0.0.0', 'web1.example.com', 'flower', 'web1.example.com:5555', '/flower/metrics'),
