@@ -79,10 +79,11 @@ def online(worker, stop=None, samples=120):
 def healthy_series(**faults):
     """A healthy app (2 io workers, 1 cpu worker, short queues, 1 % failures, a tick a minute)
     unless ``faults`` say otherwise."""
+    gone = faults.get('workers_gone')
     series = [
-        online('io1@web1', faults.get('io_stops')),
-        online('io2@web1'),
-        online('cpu1@web1'),
+        online('io1@web1', faults.get('io_stops') or gone),
+        online('io2@web1', gone),
+        online('cpu1@web1', gone),
         {'series': 'redis_key_size{%s, db="db0", key="io"}' % BROKER,
          'values': '%d+0x120' % faults.get('io_queue', 5)},
         {'series': 'redis_key_size{%s, db="db0", key="cpu"}' % BROKER, 'values': '2+0x120'},
@@ -92,7 +93,10 @@ def healthy_series(**faults):
          'values': '0+%dx120' % faults.get('failed_per_scrape', 1)},
         {'series': 'up{%s, job="whatever-it-is-called"}' % FLOWER, 'values': faults.get('flower_up', '1+0x120')},
     ]
-    if faults.get('tick', True):
+    if gone:
+        series.append({'series': 'flower_events_total{%s, type="task-received", worker="cpu1@web1",'
+                                 ' task="%s"}' % (FLOWER, TICK), 'values': '0+0.25x%d stale' % gone[1]})
+    elif faults.get('tick', True):
         series.append({'series': 'flower_events_total{%s, type="task-received", worker="cpu1@web1",'
                                  ' task="%s"}' % (FLOWER, TICK), 'values': '0+0.25x120'})
     else:
@@ -141,6 +145,17 @@ CASES = {
     'beat stops': (healthy_series(tick=False), quiet('13m', ['CeleryBeatNotFiring']) + [
         {'eval_time': '17m', 'alertname': 'CeleryBeatNotFiring', 'exp_alerts': [
             {'exp_labels': {'severity': 'critical', 'app': APP, 'task': TICK}}]}]),
+    # Flower stopped at 5 m: its scrape fails and the series it served go
+    # stale, so every group counts 0 live workers and no tick is seen;
+    # CeleryWorkerDown and CeleryBeatNotFiring stay quiet (Flower down is
+    # the cause, and the one alert).
+    'flower stopped, its worker series gone': (
+        healthy_series(flower_up='1+0x20 0+0x100', workers_gone=('purged', 20)),
+        quiet('6m', ['CeleryFlowerDown']) + quiet('8m', ['CeleryWorkerDown', 'CeleryBeatNotFiring'])
+        + quiet('15m', ['CeleryWorkerDown', 'CeleryBeatNotFiring']) + [
+            {'eval_time': '8m', 'alertname': 'CeleryFlowerDown', 'exp_alerts': [
+                {'exp_labels': {'severity': 'critical', 'app': APP, 'job': 'whatever-it-is-called',
+                                'celeryops_app': APP, 'celeryops_component': 'flower'}}]}]),
     # Flower's scrape fails from 5 m.
     'flower down': (healthy_series(flower_up='1+0x20 0+0x100'), quiet('6m', ['CeleryFlowerDown']) + [
         {'eval_time': '8m', 'alertname': 'CeleryFlowerDown', 'exp_alerts': [
@@ -176,13 +191,13 @@ def test_a_group_without_a_plan_threshold_has_no_backlog_alert():
 @pytest.mark.parametrize('every_s, missed, window', [(2, 3, '5m'), (60, 3, '5m'), (600, 3, '30m'), (3600, 2, '2h')])
 def test_beat_window_is_missed_intervals_at_least_five_minutes(every_s, missed, window):
     (rule,) = ca.beat_rules(APP, [{'task': TICK, 'every_s': every_s}], missed)['rules']
-    assert rule['for'] == window and rule['expr'].endswith('[%s])) or vector(0)) < 1' % window)
+    assert rule['for'] == window and ('[%s])) or vector(0)) < 1 and on()' % window) in rule['expr']
 
 
 def test_beat_window_floor_follows_the_variable():
     # celery_beat_alert_min_window_s: a Prometheus scraping every 5 s can watch a 2 s tick over 30 s.
     (rule,) = ca.beat_rules(APP, [{'task': TICK, 'every_s': 2}], 3, min_window_s=30)['rules']
-    assert rule['for'] == '30s' and rule['expr'].endswith('[30s])) or vector(0)) < 1')
+    assert rule['for'] == '30s' and '[30s])) or vector(0)) < 1 and on()' in rule['expr']
     (rule,) = ca.rules_for('beat', {'app': APP, 'tasks': [{'task': TICK, 'every_s': 60}], 'missed': 3,
                                     'min_window_s': 30})['groups'][0]['rules']
     assert rule['for'] == '3m'
