@@ -65,6 +65,13 @@ def _duration(seconds):
     return '%ds' % seconds
 
 
+def _while_flower_scraped(flower):
+    """The condition on alerts that count what Flower serves: with Flower
+    down its series go stale (every group would count 0 workers, no task
+    would be seen); CeleryFlowerDown names that cause alone."""
+    return ' and on() max(up{%s}) == 1' % flower
+
+
 def queue_length_rule(app, queues, broker):
     """``celeryops:queue_length`` per queue, from the broker exporter's metric.
 
@@ -109,13 +116,10 @@ def worker_rules(app, groups, broker, options=None):
     down_for = _duration(options.get('down_for_s', 60))
     for group in groups:
         expected = int(group.get('expected') or group.get('instances') or 1)
-        # Only while Prometheus scrapes Flower: with Flower down its worker
-        # series go stale and every group would count 0; CeleryFlowerDown
-        # names that cause alone.
         rules.append({
             'alert': 'CeleryWorkerDown',
-            'expr': 'celeryops:group_workers{app=%s, group=%s} < %d and on() max(up{%s}) == 1' % (
-                _quote(app), _quote(group['name']), expected, flower),
+            'expr': 'celeryops:group_workers{app=%s, group=%s} < %d' % (
+                _quote(app), _quote(group['name']), expected) + _while_flower_scraped(flower),
             'for': down_for,
             'labels': {'severity': 'critical', 'app': app, 'group': group['name']},
             'annotations': {
@@ -188,10 +192,8 @@ def beat_rules(app, tasks, missed=3, min_window_s=MIN_BEAT_WINDOW_S):
         window = _duration(max(int(item['every_s']) * int(missed), int(min_window_s)))
         rules.append({
             'alert': 'CeleryBeatNotFiring',
-            # As CeleryWorkerDown: only while Flower, where the count comes
-            # from, is scraped.
             'expr': ('(sum(increase(flower_events_total{%s, type="task-received", task=%s}[%s])) or vector(0))'
-                     ' < 1 and on() max(up{%s}) == 1' % (flower, _quote(item['task']), window, flower)),
+                     ' < 1' % (flower, _quote(item['task']), window) + _while_flower_scraped(flower)),
             'for': window,
             'labels': {'severity': 'critical', 'app': app, 'task': str(item['task'])},
             'annotations': {
