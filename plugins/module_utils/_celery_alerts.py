@@ -301,7 +301,12 @@ def targets(app, component, address, port, metrics_path='/metrics', host=''):
     return [{'targets': ['%s:%d' % (address, int(port))], 'labels': labels}]
 
 
-def flower_targets(app, address, port, url_prefix='', host=''):
-    """Flower's targets: its metrics path follows the URL prefix."""
+def flower_metrics_path(url_prefix=''):
+    """Where Flower serves its metrics: under its URL prefix."""
     prefix = str(url_prefix or '').strip('/')
-    return targets(app, 'flower', address, port, '/%s/metrics' % prefix if prefix else '/metrics', host)
+    return '/%s/metrics' % prefix if prefix else '/metrics'
+
+
+def flower_targets(app, address, port, url_prefix='', host=''):
+    """Flower's targets, at its metrics path."""
+    return targets(app, 'flower', address, port, flower_metrics_path(url_prefix), host)

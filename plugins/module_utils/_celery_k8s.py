@@ -28,6 +28,7 @@ import hmac
 import json
 import re
 
+from ansible_collections.celeryops.deploy.plugins.module_utils._celery_alerts import flower_metrics_path, rules_for, target_labels
 from ansible_collections.celeryops.deploy.plugins.module_utils._celery_broker import settings_env
 from ansible_collections.celeryops.deploy.plugins.module_utils._celery_k8s_pod import apply as apply_pod
 from ansible_collections.celeryops.deploy.plugins.module_utils._celery_k8s_pod import merge as merge_pod
@@ -334,14 +335,14 @@ def worker_manifests(groups, settings):
     return docs
 
 
-def network_policy(settings, name, component, port=None):
+def network_policy(settings, name, component, port=None, peers=None):
     """Ingress policy of one component's pods: none at all (workers, beat
-    only connect out to the broker), or only the given TCP port (Flower).
+    only connect out to the broker), or only the given TCP port (Flower, the
+    broker exporter), from ``peers`` when given (else from every peer).
     Egress stays open: the broker may be anywhere."""
     spec = {'podSelector': {'matchLabels': selector(settings, component)}, 'policyTypes': ['Ingress']}
     if port:
         rule = {'ports': [{'protocol': 'TCP', 'port': port}]}
-        peers = settings.get('flower_ingress_from') or []
         if peers:
             rule['from'] = list(peers)
         spec['ingress'] = [rule]
@@ -583,6 +584,7 @@ def flower_manifests(argv, settings, url_prefix='', auth_secret='', auth_checksu
         'spec': {'type': 'ClusterIP', 'selector': selector(settings, component),
                  'ports': [{'name': 'http', 'port': FLOWER_PORT, 'targetPort': 'http', 'protocol': 'TCP'}]},
     }
+    service['metadata']['labels'].update(scrape_labels(settings, component))
     docs = [_deployment(settings, name, component, pod, 1, {'type': 'Recreate'}), service]
     if state:
         claim = {'accessModes': ['ReadWriteOnce'], 'resources': {'requests': {'storage': state.get('size') or '256Mi'}}}
@@ -591,7 +593,107 @@ def flower_manifests(argv, settings, url_prefix='', auth_secret='', auth_checksu
         docs.insert(0, {'apiVersion': 'v1', 'kind': 'PersistentVolumeClaim',
                         'metadata': metadata(settings, flower_state_claim_name(settings), component), 'spec': claim})
     if settings.get('network_policy', True):
-        docs.append(network_policy(settings, name, component, FLOWER_PORT))
+        # Prometheus scrapes Flower too (celery_k8s_prometheus_from), when
+        # celery_flower_k8s_ingress_from limits who reaches it.
+        peers = settings.get('flower_ingress_from') or []
+        if peers:
+            peers = list(peers) + list(settings.get('prometheus_from') or [])
+        docs.append(network_policy(settings, name, component, FLOWER_PORT, peers))
+    return docs
+
+
+EXPORTER_PORT = 9121
+# The rules' celeryops_component of a scraped component, where it differs.
+SCRAPED_AS = {'broker-exporter': 'broker'}
+
+
+def exporter_manifests(settings, exporter):
+    """The broker exporter (celery_broker_exporter_enabled): the Deployment
+    <app>-broker-exporter (one prometheus-redis-exporter from
+    ``exporter_image``, sandboxed like the Celery pods, probed on /health),
+    its Service (port ``metrics``, labelled celeryops_component=broker for
+    the rules and a ServiceMonitor) and a NetworkPolicy admitting only its
+    port, from ``prometheus_from`` when given.
+    ``exporter``: ``url`` (the broker's), ``queues`` (to measure). The
+    password reaches it as REDIS_PASSWORD from the shared Secret's
+    ``keda_secret_key`` (the Redis password, as KEDA reads it), never in its
+    arguments; the pod template's checksum/secret rolls it when it changes."""
+    from ansible_collections.celeryops.deploy.plugins.module_utils._celery_broker import (
+        broker_auth, redis_exporter_argv)
+    component = 'broker-exporter'
+    name = '%s-broker-exporter' % settings['app_name']
+    url = exporter['url']
+    container = {
+        'name': 'broker-exporter',
+        'image': settings['exporter_image'],
+        'imagePullPolicy': settings.get('image_pull_policy', 'IfNotPresent'),
+        'command': [settings.get('exporter_command') or '/usr/bin/prometheus-redis-exporter'],
+        'args': redis_exporter_argv(url, exporter.get('queues') or [], ':%d' % EXPORTER_PORT),
+        'securityContext': _container_security(),
+        'ports': [{'name': 'metrics', 'containerPort': EXPORTER_PORT, 'protocol': 'TCP'}],
+        'resources': _resources(settings.get('exporter_resources') or {
+            'cpu_request': 0.01, 'memory_request_mb': 32, 'memory_limit_mb': 128, 'cpu_limit': 0.5}),
+    }
+    if broker_auth(url):
+        container['env'] = [{'name': 'REDIS_PASSWORD', 'valueFrom': {'secretKeyRef': {
+            'name': settings['secret_name'], 'key': settings.get('keda_secret_key') or 'KEDA_BROKER_AUTH'}}}]
+    http = {'httpGet': {'path': '/health', 'port': 'metrics'}}
+    container['readinessProbe'] = dict(http, periodSeconds=10, timeoutSeconds=5, failureThreshold=3)
+    container['livenessProbe'] = dict(http, periodSeconds=30, timeoutSeconds=10, failureThreshold=3)
+    pod = _pod(settings, component, container, 10)
+    service = {
+        'apiVersion': 'v1', 'kind': 'Service', 'metadata': metadata(settings, name, component),
+        'spec': {'type': 'ClusterIP', 'selector': selector(settings, component),
+                 'ports': [{'name': 'metrics', 'port': EXPORTER_PORT, 'targetPort': 'metrics', 'protocol': 'TCP'}]},
+    }
+    service['metadata']['labels'].update(scrape_labels(settings, SCRAPED_AS[component]))
+    docs = [_deployment(settings, name, component, pod, 1), service]
+    if settings.get('network_policy', True):
+        docs.append(network_policy(settings, name, component, EXPORTER_PORT, settings.get('prometheus_from')))
+    return docs
+
+
+def scrape_labels(settings, component):
+    """The labels the alert rules select by (celeryops_app, celeryops_component),
+    on a scraped Service: its ServiceMonitor copies them onto every series
+    (``targetLabels``), as the file_sd targets do on systemd and Compose."""
+    return target_labels(settings['app_name'], component)
+
+
+def _monitoring_metadata(settings, name, component):
+    """Metadata of a PrometheusRule or ServiceMonitor: the labels a Prometheus
+    selects its rules and monitors by (``prometheus_labels``) beside ours."""
+    meta = metadata(settings, name, component)
+    meta['labels'].update(dict((str(key), str(value))
+                               for key, value in (settings.get('prometheus_labels') or {}).items()))
+    return meta
+
+
+def monitoring_manifests(settings, component, options, scrape=None):
+    """prometheus-operator objects of one role: a PrometheusRule <app>-<component>
+    holding the same rule group as its rules file (``options``: the rules'
+    options, as for celery_prometheus_files), and with ``scrape`` ({port,
+    url_prefix, auth_secret, component}) a ServiceMonitor of the Service of
+    ``component`` (this one, or the workers' broker-exporter) at its metrics
+    path, its basic auth from ``auth_secret`` (keys username and password)
+    when set."""
+    name = '%s-%s' % (settings['app_name'], component)
+    rules = rules_for(component, dict(options, app=settings['app_name']))
+    docs = [{'apiVersion': 'monitoring.coreos.com/v1', 'kind': 'PrometheusRule',
+             'metadata': _monitoring_metadata(settings, name, component),
+             'spec': {'groups': list(rules['groups'])}}]
+    if scrape:
+        # Flower's own Service, or the broker exporter's beside the workers.
+        scraped = scrape.get('component') or component
+        endpoint = {'port': scrape['port'], 'path': flower_metrics_path(scrape.get('url_prefix')), 'scheme': 'http'}
+        if scrape.get('auth_secret'):
+            endpoint['basicAuth'] = dict(
+                (key, {'name': scrape['auth_secret'], 'key': key}) for key in ('username', 'password'))
+        docs.append({'apiVersion': 'monitoring.coreos.com/v1', 'kind': 'ServiceMonitor',
+                     'metadata': _monitoring_metadata(settings, '%s-%s' % (settings['app_name'], scraped), scraped),
+                     'spec': {'selector': {'matchLabels': selector(settings, scraped)},
+                              'targetLabels': sorted(scrape_labels(settings, SCRAPED_AS.get(scraped, scraped))),
+                              'endpoints': [endpoint]}})
     return docs
 
 
@@ -621,7 +723,9 @@ def secret_manifest(settings, name, data, component='config'):
 
 def manifests(settings, component, **kwargs):
     """The Kubernetes objects of one role: ``config``, ``secret``, ``worker``, ``worker_env`` (the groups'
-    Secrets), ``beat``, ``cron`` or ``flower``."""
+    Secrets), ``beat``, ``cron``, ``flower``, ``broker_exporter`` (its ``exporter``: see
+    exporter_manifests) or ``monitoring`` (``of`` a component, its rules'
+    ``options`` and ``scrape``: see monitoring_manifests)."""
     if component == 'config':
         docs = config_manifests(settings, kwargs.get('config') or {}, kwargs.get('probe_source', ''),
                                 kwargs.get('launcher_source', ''))
@@ -640,6 +744,10 @@ def manifests(settings, component, **kwargs):
                               kwargs.get('env_secret', ''), kwargs.get('state'), kwargs.get('env_checksum', ''))
     if component == 'cron':
         return cron_manifests(kwargs.get('cronjobs') or [], settings, kwargs['app_module'])
+    if component == 'broker_exporter':
+        return exporter_manifests(settings, kwargs['exporter'])
+    if component == 'monitoring':
+        return monitoring_manifests(settings, kwargs['of'], kwargs.get('options') or {}, kwargs.get('scrape'))
     if component == 'flower':
         return flower_manifests(kwargs['argv'], settings, kwargs.get('url_prefix', ''), kwargs.get('auth_secret', ''),
                                 kwargs.get('auth_checksum', ''), kwargs.get('state'))

@@ -157,6 +157,11 @@ ROLE_CASES = {
         dict(FLOWER, celery_platform='kubernetes', celery_image='registry.example.com/shop/app:1.4.2',
              celery_flower_k8s_existing_secret='shop-flower', celery_flower_environment={'FLOWER_EXTRA': 'x'}),
         ['celery_flower_environment is not empty, but celery_flower_k8s_existing_secret']),
+    'flower monitor without a login to scrape with': (
+        'playbook_flower.yml', 'localhost,',
+        dict(FLOWER, celery_platform='kubernetes', celery_image='registry.example.com/shop/app:1.4.2',
+             celery_flower_k8s_existing_secret='shop-flower', celery_k8s_prometheus_operator=True),
+        ['celery_flower_k8s_existing_secret names a Secret you manage: set celery_flower_k8s_scrape_secret']),
 }
 
 CASES = {
@@ -206,10 +211,10 @@ CASES = {
     'broker exporter on a rabbitmq broker': (
         with_value(celery_broker_exporter_enabled=True, celery_broker_url='amqp://shop:%s@127.0.0.1:5672//' % SECRET),
         ['celery_broker_exporter_enabled deploys prometheus-redis-exporter', 'a rabbitmq broker']),
-    'broker exporter on kubernetes': (
+    'broker exporter on kubernetes without an image': (
         with_value(celery_broker_exporter_enabled=True, celery_platform='kubernetes',
                    celery_image='registry.example.com/shop/app:1.4.2'),
-        ['celery_broker_exporter_enabled deploys', 'got celery_platform kubernetes']),
+        ["(celery_platform kubernetes) celery_broker_exporter_image must name its image (got '')"]),
     'broker exporter port out of range': (
         with_value(celery_broker_exporter_enabled=True, celery_broker_exporter_port=70000),
         ['celery_broker_exporter_port a port, 1-65535 (got 70000)']),
@@ -225,8 +230,8 @@ COMPOSE_CASES = {
     'container uid 0': (compose_with(celery_container_uid=0), ['celery_container_uid']),
     'broker exporter on compose without its image': (
         compose_with(celery_broker_exporter_enabled=True),
-        ['celery_broker_exporter_enabled deploys prometheus-redis-exporter on systemd hosts or in the Compose',
-         "celery_broker_exporter_image must name its image (got '')"]),
+        ['celery_broker_exporter_enabled deploys prometheus-redis-exporter',
+         "(celery_platform compose) celery_broker_exporter_image must name its image (got '')"]),
     'broker enabled without a password': (compose_with(celery_compose_broker_enabled=True),
                                           ['celery_compose_broker_password must be set']),
     'broker password too short': (compose_with(celery_compose_broker_enabled=True,

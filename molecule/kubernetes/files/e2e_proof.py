@@ -35,8 +35,11 @@ Prints a JSON report (with the harness's events); exits 1 when a check fails.
 
 import json
 import os
+import re
 import sys
 import time
+import urllib.error
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from kubelet import Workload, by_kind, docker, load, scaled, template_hash, wait_until  # noqa: E402 (its directory first)
@@ -150,6 +153,7 @@ class EndToEnd(Proof):
             self.check('ready', ready, workload=name, replicas=workload.replicas,
                        ready=len(workload.ready_pods()))
         self.routing()
+        self.exporter()
         self.settings()
         self.oom()
         self.rolling()
@@ -164,6 +168,26 @@ class EndToEnd(Proof):
         wrong = [item for item in ran if item['worker'] not in nodes[want[item['task']]]]
         self.check('routing', ran and not wrong, tasks=len(ran), wrong=wrong,
                    io_nodes=sorted(set(item['worker'] for item in ran if item['task'] == 'io_sleep')))
+
+    def exporter(self):
+        """The broker exporter (22-broker-exporter.yaml) reads the broker with the password from the
+        Secret (redis_up 1: the broker refuses a client without it) and the length of every queue the
+        worker groups consume."""
+        name = '%s-broker-exporter' % self.args.app
+        if name not in self.workloads:
+            return
+        pod = self.workloads[name].pods[0]
+        args = pod.container_spec['args']
+        queues = sorted(item.split('=', 1)[1] for item in args[-1].split('=', 1)[1].split(','))
+        metrics = ''
+        try:
+            with urllib.request.urlopen('http://%s:9121/metrics' % pod.address(), timeout=10) as response:
+                metrics = response.read().decode()
+        except (urllib.error.URLError, OSError) as exc:
+            metrics = str(exc)
+        missing = [queue for queue in queues if 'key="%s"' % queue not in metrics]
+        self.check('exporter', re.search(r'(?m)^redis_up 1$', metrics) and queues and not missing,
+                   queues=queues, missing=missing, redis_up=re.findall(r'(?m)^redis_up .*$', metrics))
 
     def settings(self):
         for group in ('io', 'cpu'):

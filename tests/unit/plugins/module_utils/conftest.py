@@ -1,4 +1,6 @@
-"""The worker role's path through the plan, shared by the renderers' tests."""
+"""Shared by the renderers' tests: the worker role's path through the plan; promtool."""
+
+import shutil
 
 import pytest
 
@@ -22,3 +24,12 @@ def role_path():
     resolved = cw.resolve_groups(PLANNED_RAW, options, planned)
     assert resolved['errors'] == []
     return dict((item['name'], item) for item in planned), resolved['groups']
+
+
+@pytest.fixture(scope='module')
+def promtool():
+    """Debian's promtool (make unit installs its prometheus package, never started)."""
+    path = shutil.which('promtool')
+    if not path:
+        pytest.fail('promtool is not installed (make unit installs Debian\'s prometheus)')
+    return path

@@ -9,7 +9,6 @@ included, on the rendered file.
 """
 
 import copy
-import shutil
 import subprocess
 
 import pytest
@@ -25,14 +24,6 @@ GROUPS = [
     {'name': 'cpu', 'queues': ['cpu', 'celery'], 'expected': 1, 'autoscale_queue_length': 10},
 ]
 TICK = 'shop.tasks.tick'
-
-
-@pytest.fixture(scope='module')
-def promtool():
-    path = shutil.which('promtool')
-    if not path:
-        pytest.fail('promtool is not installed (make unit installs Debian\'s prometheus)')
-    return path
 
 
 def groups(broker=None):
