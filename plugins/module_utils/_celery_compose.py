@@ -218,17 +218,8 @@ RABBITMQ_HEALTH = (
     ' && [ "$(head -c 1 <&3 | od -An -tx1 | tr -d " ")" = 01 ]')
 
 
-# RabbitMQ's own Prometheus endpoint (its rabbitmq_prometheus plugin, which
-# Debian's and the official images ship): /metrics/per-object carries the
-# per-queue series (rabbitmq_queue_messages_ready{vhost, queue}) the rules read.
-RABBITMQ_METRICS_PORT = 15692
-RABBITMQ_METRICS_PATH = '/metrics/per-object'
-
-
 def broker_service(settings):
-    """The optional all-in-one broker (Redis or RabbitMQ): password and settings from secret files.
-    A RabbitMQ with ``broker_metrics`` ({address, port}: celery_broker_exporter_enabled) enables
-    its prometheus plugin and publishes its port there."""
+    """The optional all-in-one broker (Redis or RabbitMQ): password and settings from secret files."""
     rabbitmq = settings.get('broker_kind') == 'rabbitmq'
     service = {
         'image': settings['broker_image'],
@@ -261,11 +252,6 @@ def broker_service(settings):
             'healthcheck': {'test': ['CMD', 'bash', '-c', RABBITMQ_HEALTH],
                             'interval': '5s', 'timeout': '5s', 'retries': 24, 'start_period': '10s'},
         })
-        metrics = settings.get('broker_metrics')
-        if metrics:
-            service['environment']['RABBITMQ_ENABLED_PLUGINS'] = 'rabbitmq_prometheus'
-            service['ports'] = ['%s:%d:%d' % (_host(str(metrics.get('address') or '127.0.0.1')),
-                                              int(metrics['port']), RABBITMQ_METRICS_PORT)]
     else:
         service.update({
             'command': ['redis-server', '/run/secrets/broker_conf'],
