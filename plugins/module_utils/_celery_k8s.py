@@ -653,6 +653,18 @@ def exporter_manifests(settings, exporter):
     return docs
 
 
+def exporter_objects(settings, monitor=False):
+    """What removing the broker exporter deletes: its objects' kinds and names,
+    and with ``monitor`` its ServiceMonitor; nothing rendered (the broker URL
+    may no longer name a Redis by then)."""
+    name = '%s-broker-exporter' % settings['app_name']
+    kinds = [('apps/v1', 'Deployment'), ('v1', 'Service'), ('networking.k8s.io/v1', 'NetworkPolicy')]
+    if monitor:
+        kinds.append(('monitoring.coreos.com/v1', 'ServiceMonitor'))
+    return [{'apiVersion': api, 'kind': kind, 'metadata': {'name': name, 'namespace': settings['namespace']}}
+            for api, kind in kinds]
+
+
 def scrape_labels(settings, component):
     """The labels the alert rules select by (celeryops_app, celeryops_component),
     on a scraped Service: its ServiceMonitor copies them onto every series
@@ -724,7 +736,7 @@ def secret_manifest(settings, name, data, component='config'):
 def manifests(settings, component, **kwargs):
     """The Kubernetes objects of one role: ``config``, ``secret``, ``worker``, ``worker_env`` (the groups'
     Secrets), ``beat``, ``cron``, ``flower``, ``broker_exporter`` (its ``exporter``: see
-    exporter_manifests) or ``monitoring`` (``of`` a component, its rules'
+    exporter_manifests; with ``remove`` what removing it deletes, exporter_objects) or ``monitoring`` (``of`` a component, its rules'
     ``options`` and ``scrape``: see monitoring_manifests)."""
     if component == 'config':
         docs = config_manifests(settings, kwargs.get('config') or {}, kwargs.get('probe_source', ''),
@@ -745,6 +757,8 @@ def manifests(settings, component, **kwargs):
     if component == 'cron':
         return cron_manifests(kwargs.get('cronjobs') or [], settings, kwargs['app_module'])
     if component == 'broker_exporter':
+        if kwargs.get('remove'):
+            return exporter_objects(settings, kwargs.get('monitor', False))
         return exporter_manifests(settings, kwargs['exporter'])
     if component == 'monitoring':
         return monitoring_manifests(settings, kwargs['of'], kwargs.get('options') or {}, kwargs.get('scrape'))

@@ -315,3 +315,13 @@ def test_the_exporter_validates_against_the_kubernetes_schemas(tmp_path, missing
                             timeout=300, check=False)
     assert result.returncode == 0 and 'ERROR' not in result.stdout, result.stdout + result.stderr
     assert result.stdout.count('INFO') == 3, result.stdout
+
+
+@pytest.mark.parametrize('monitor', [False, True])
+def test_removing_the_exporter_names_every_object_it_rendered(monitor):
+    """Turned off or removed, the exporter's objects are deleted by kind and name, without a render
+    (a RabbitMQ URL could not render one)."""
+    names = ck.manifests(settings(), 'broker_exporter', remove=True, monitor=monitor)
+    rendered = exporter() + ([one(monitoring('worker', scrape=EXPORTER_SCRAPE), 'ServiceMonitor')] if monitor else [])
+    assert names == [{'apiVersion': doc['apiVersion'], 'kind': doc['kind'], 'metadata': {
+        'name': doc['metadata']['name'], 'namespace': doc['metadata']['namespace']}} for doc in rendered]
