@@ -584,7 +584,7 @@ def flower_manifests(argv, settings, url_prefix='', auth_secret='', auth_checksu
         'spec': {'type': 'ClusterIP', 'selector': selector(settings, component),
                  'ports': [{'name': 'http', 'port': FLOWER_PORT, 'targetPort': 'http', 'protocol': 'TCP'}]},
     }
-    service['metadata']['labels'].update(scrape_labels(settings, component))
+    service['metadata']['labels'].update(target_labels(settings['app_name'], component))
     docs = [_deployment(settings, name, component, pod, 1, {'type': 'Recreate'}), service]
     if state:
         claim = {'accessModes': ['ReadWriteOnce'], 'resources': {'requests': {'storage': state.get('size') or '256Mi'}}}
@@ -631,8 +631,8 @@ def exporter_manifests(settings, exporter):
         'args': redis_exporter_argv(url, exporter.get('queues') or [], ':%d' % EXPORTER_PORT),
         'securityContext': _container_security(),
         'ports': [{'name': 'metrics', 'containerPort': EXPORTER_PORT, 'protocol': 'TCP'}],
-        'resources': _resources(settings.get('exporter_resources') or {
-            'cpu_request': 0.01, 'memory_request_mb': 32, 'memory_limit_mb': 128, 'cpu_limit': 0.5}),
+        'resources': _resources({'cpu_request': 0.01, 'memory_request_mb': 32, 'memory_limit_mb': 128,
+                                 'cpu_limit': 0.5}),
     }
     if broker_auth(url):
         container['env'] = [{'name': 'REDIS_PASSWORD', 'valueFrom': {'secretKeyRef': {
@@ -646,7 +646,7 @@ def exporter_manifests(settings, exporter):
         'spec': {'type': 'ClusterIP', 'selector': selector(settings, component),
                  'ports': [{'name': 'metrics', 'port': EXPORTER_PORT, 'targetPort': 'metrics', 'protocol': 'TCP'}]},
     }
-    service['metadata']['labels'].update(scrape_labels(settings, SCRAPED_AS[component]))
+    service['metadata']['labels'].update(target_labels(settings['app_name'], SCRAPED_AS[component]))
     docs = [_deployment(settings, name, component, pod, 1), service]
     if settings.get('network_policy', True):
         docs.append(network_policy(settings, name, component, EXPORTER_PORT, settings.get('prometheus_from')))
@@ -663,13 +663,6 @@ def exporter_objects(settings, monitor=False):
         kinds.append(('monitoring.coreos.com/v1', 'ServiceMonitor'))
     return [{'apiVersion': api, 'kind': kind, 'metadata': {'name': name, 'namespace': settings['namespace']}}
             for api, kind in kinds]
-
-
-def scrape_labels(settings, component):
-    """The labels the alert rules select by (celeryops_app, celeryops_component),
-    on a scraped Service: its ServiceMonitor copies them onto every series
-    (``targetLabels``), as the file_sd targets do on systemd and Compose."""
-    return target_labels(settings['app_name'], component)
 
 
 def _monitoring_metadata(settings, name, component):
@@ -704,7 +697,7 @@ def monitoring_manifests(settings, component, options, scrape=None):
         docs.append({'apiVersion': 'monitoring.coreos.com/v1', 'kind': 'ServiceMonitor',
                      'metadata': _monitoring_metadata(settings, '%s-%s' % (settings['app_name'], scraped), scraped),
                      'spec': {'selector': {'matchLabels': selector(settings, scraped)},
-                              'targetLabels': sorted(scrape_labels(settings, SCRAPED_AS.get(scraped, scraped))),
+                              'targetLabels': sorted(target_labels(settings['app_name'], SCRAPED_AS.get(scraped, scraped))),
                               'endpoints': [endpoint]}})
     return docs
 
