@@ -11,7 +11,10 @@ counts as failed, the earliest of their last failures.
 Molecule decorates Ansible's lines (colours, a box-drawing prefix) and wraps
 long ones, so a TASK line runs on until its closing bracket.
 
-  python scripts/failed_task.py LOG   prints the task's name (empty: none)
+  python scripts/failed_task.py LOG         prints the task's name (empty: none)
+  python scripts/failed_task.py --why LOG   the name and its failure message, on
+                                            one line (scripts/molecule.sh prints
+                                            it last, where CI's excerpt shows it)
 """
 
 import re
@@ -19,6 +22,7 @@ import sys
 
 ANSI = re.compile(r'\x1b\[[0-9;]*m')
 FAILURE = re.compile(r'^(?:fatal|failed): \[([^\]]+)\]')
+WHY_CHARS = 1500
 RECAP = re.compile(r'^(\S+)\s+:\s+ok=\d+.*\bfailed=(\d+)')
 
 
@@ -27,7 +31,19 @@ def clean(line):
     return re.sub(r'^ *│ *', '', line)
 
 
-def failed_task(lines):
+def _message(lines, start):
+    """The failure line at ``start`` and its wrapped continuation, as one line."""
+    parts = [clean(lines[start])]
+    for raw in lines[start + 1:]:
+        line = clean(raw).strip()
+        if not line or FAILURE.match(line) or line.startswith(('TASK [', 'PLAY ', '...ignoring', 'ok: [')):
+            break
+        parts.append(line)
+    return ' '.join(parts)
+
+
+def failure(lines):
+    """(task, message) of the failure that failed the run; ('', '') if none."""
     task = ''
     open_task = False
     last = {}   # host -> (line, task) of its last failure
@@ -56,12 +72,24 @@ def failed_task(lines):
         if recap and int(recap.group(2)) > 0:
             failed_hosts.add(recap.group(1))
     ends = sorted(last[host] for host in failed_hosts if host in last)
-    return ends[0][1].strip() if ends else ''
+    if not ends:
+        return '', ''
+    return ends[0][1].strip(), _message(lines, ends[0][0])
+
+
+def failed_task(lines):
+    return failure(lines)[0]
 
 
 def main(argv):
-    with open(argv[1], encoding='utf-8', errors='replace') as handle:
-        print(failed_task(handle.readlines()))
+    why = argv[1] == '--why'
+    with open(argv[-1], encoding='utf-8', errors='replace') as handle:
+        task, message = failure(handle.readlines())
+    if why:
+        # A fail_msg can carry a journal: the start says what failed.
+        print(('%s: %s' % (task, message))[:WHY_CHARS] if task else '')
+    else:
+        print(task)
     return 0
 
 

@@ -86,4 +86,10 @@ if [ -f "$logs/checks.status" ]; then log "$(cat "$logs/checks.status") s"; fi
 for s in $scenarios; do
   if [ -f "$logs/$s.status" ]; then log "scenario $(cat "$logs/$s.status") s"; else log "scenario $s not run"; fi
 done
+# Last, where a CI excerpt of the output's end still shows it: what failed.
+for s in $scenarios; do
+  if grep -qs FAILED "$logs/$s.status" && [ "$s" != demo-check ]; then
+    log "why $s failed: $("$VENV/bin/python" "$ROOT/scripts/failed_task.py" --why "$logs/$s.log")"
+  fi
+done
 exit $rc

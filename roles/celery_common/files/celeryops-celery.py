@@ -27,8 +27,12 @@ code and no extra dependency:
   watchdog (``WATCHDOG=1``) and to ``$CELERYOPS_HEARTBEAT_FILE`` (read by the
   container probes without importing Celery). While the worker reconnects
   to a lost broker the loop is not turning on purpose, and the heartbeat
-  goes on: an outage restarts nothing. A wedged loop (SIGSTOP, a deadlocked
-  consumer) stops it, and systemd restarts the worker.
+  goes on: an outage restarts nothing. The same holds before Celery has
+  noticed the loss (the loop can block for seconds in a command that retries
+  against the gone broker, longer on a loaded host): a stale loop whose
+  broker refuses connections still vouches. A wedged loop (SIGSTOP, a
+  deadlocked consumer) with its broker up stops the heartbeat, and systemd
+  restarts the worker.
 
 - The measured workload, with ``$CELERYOPS_WORKLOAD_DIR``: each process
   that runs tasks (a prefork child, a threads-pool worker) records every
@@ -67,6 +71,8 @@ WORKLOAD_MAX_FILES = 64
 # under load delays a timer by well under a second).
 TICK_SECONDS = 1.0
 STALE_SECONDS = 5.0
+# A stale loop's broker is probed with a TCP connect of at most this long.
+BROKER_PROBE_SECONDS = 1.0
 # Global options of the celery command that take a value (the subcommand is
 # the first word that is neither such an option nor its value).
 VALUE_OPTIONS = ('-A', '--app', '-b', '--broker', '--result-backend', '--loader', '--config', '--workdir')
@@ -183,9 +189,11 @@ class Pacemaker(object):
     itself this time: systemd's watchdog and the probes see only that.
     """
 
-    def __init__(self, kind, environ=None, clock=time.time):
+    def __init__(self, kind, environ=None, clock=time.time, broker_reachable=None):
         environ = os.environ if environ is None else environ
         self.kind = kind
+        # A callable: False while the broker refuses connections (None: unknown).
+        self.broker_reachable = broker_reachable
         self.environ = environ
         self.clock = clock
         self.state = 'starting'
@@ -235,8 +243,14 @@ class Pacemaker(object):
             return False
         if self.next_tick is not None:
             # Beat sleeps until its next due entry: late means wedged.
-            return now <= self.next_tick + STALE_SECONDS
-        return now - self.tick <= STALE_SECONDS
+            fresh = now <= self.next_tick + STALE_SECONDS
+        else:
+            fresh = now - self.tick <= STALE_SECONDS
+        if fresh:
+            return True
+        # Stale while the broker is gone: the loop waits on the broker, and a
+        # restart would wait the same (and lose the reconnect in progress).
+        return self.broker_reachable is not None and not self.broker_reachable()
 
     def status(self):
         return {
@@ -279,6 +293,27 @@ class Pacemaker(object):
         self.thread = threading.Thread(target=run, name='celeryops-heartbeat', daemon=True)
         self.thread.start()
         return self.thread
+
+
+def broker_probe(app, timeout=BROKER_PROBE_SECONDS):
+    """A callable that says whether the app's broker accepts a TCP connection
+    (the first of its URLs), or None where there is no host and port to try."""
+    try:
+        connection = app.connection_for_write()
+        host = connection.hostname
+        port = connection.port or connection.transport.default_port
+    except Exception:  # an unusual transport: no probe, the heartbeat as before
+        return None
+    if not host or not port:
+        return None
+
+    def reachable():
+        try:
+            socket.create_connection((host, int(port)), timeout).close()
+        except OSError:
+            return False
+        return True
+    return reachable
 
 
 def _bucket(seconds):
@@ -618,11 +653,11 @@ def main():
                       " queue_arguments={'x-queue-type': 'quorum'}: add that argument to them in the app"
                       % ', '.join(classic))
         if command == 'worker':
-            install_worker_heartbeat(app, Pacemaker('worker'))
+            install_worker_heartbeat(app, Pacemaker('worker', broker_reachable=broker_probe(app)))
             if os.environ.get(WORKLOAD_ENV):
                 install_workload(os.environ[WORKLOAD_ENV], _pool(argv))
         elif command == 'beat':
-            install_beat_heartbeat(Pacemaker('beat'))
+            install_beat_heartbeat(Pacemaker('beat', broker_reachable=broker_probe(app)))
     if command == 'flower' and os.environ.get(READY_URL_ENV):
         install_url_readiness(os.environ[READY_URL_ENV])
     if command == 'flower' and not open_metrics:

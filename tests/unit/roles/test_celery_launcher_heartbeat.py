@@ -255,7 +255,7 @@ def test_redbeat_standby_is_ready_and_takes_over_when_the_holder_dies(tmp_path, 
             stop(proc)
 
 
-def test_heartbeat_file_is_never_half_written(tmp_path):
+def load_launcher():
     sys.path.insert(0, FILES)
     try:
         import importlib.util
@@ -264,6 +264,45 @@ def test_heartbeat_file_is_never_half_written(tmp_path):
         spec.loader.exec_module(launcher)
     finally:
         sys.path.pop(0)
+    return launcher
+
+
+def test_a_stale_loop_vouches_only_while_its_broker_is_gone():
+    launcher = load_launcher()
+    clock = [100.0]
+    broker_up = [True]
+    pace = launcher.Pacemaker('worker', environ={}, clock=lambda: clock[0], broker_reachable=lambda: broker_up[0])
+    broker_up[0] = False
+    assert pace.alive() is False  # never consumed: not vouched for, broker or not
+    pace.mark()
+    clock[0] += launcher.STALE_SECONDS + 0.1
+    broker_up[0] = True
+    assert pace.alive() is False  # stale with its broker up: wedged
+    broker_up[0] = False
+    assert pace.alive() is True  # stale while the broker refuses: waiting on it
+    beat = launcher.Pacemaker('beat', environ={}, clock=lambda: clock[0], broker_reachable=lambda: broker_up[0])
+    beat.mark(next_in=1.0)
+    clock[0] += 1.0 + launcher.STALE_SECONDS + 0.1
+    assert beat.alive() is True
+    broker_up[0] = True
+    assert beat.alive() is False
+
+
+def test_the_broker_probe_follows_a_real_broker(redis):
+    launcher = load_launcher()
+    from celery import Celery
+    probe = launcher.broker_probe(Celery('probe', broker='redis://127.0.0.1:%d/0' % redis.port))
+    assert probe() is True
+    redis.stop()
+    assert probe() is False
+    redis.start()
+    assert probe() is True
+    # Nothing to connect to: no probe, the heartbeat as before.
+    assert launcher.broker_probe(Celery('probe', broker='memory://')) is None
+
+
+def test_heartbeat_file_is_never_half_written(tmp_path):
+    launcher = load_launcher()
     clock = [100.0]
     pace = launcher.Pacemaker('worker', environ={'CELERYOPS_HEARTBEAT_FILE': str(tmp_path / 'hb.json')},
                               clock=lambda: clock[0])

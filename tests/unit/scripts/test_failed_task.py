@@ -75,3 +75,19 @@ def test_a_host_rescued_earlier_and_a_delegated_failure():
         RECAP_FAILED,
     )
     assert failed_task.failed_task(lines) == 'Wait on the standby'
+
+
+def test_the_failure_message_joined_from_its_wrapped_lines():
+    lines = log(
+        'TASK [Check that no unit restarted] ***',
+        'fatal: [w1]: FAILED! => {"assertion": "a == b",',
+        '  "msg": "restarts [\'1\'] -> [\'2\']"}',
+        'fatal: [w2]: FAILED! => {"msg": "other host"}',
+        '',
+        'PLAY RECAP ***',
+        RECAP_FAILED,
+    )
+    assert failed_task.failure(lines) == (
+        'Check that no unit restarted',
+        'fatal: [w1]: FAILED! => {"assertion": "a == b", "msg": "restarts [\'1\'] -> [\'2\']"}')
+    assert failed_task.failure(log('TASK [Fine] ***', 'ok: [w1]')) == ('', '')
