@@ -12,7 +12,7 @@ SCENARIOS ?= systemd compose kubernetes rabbitmq
 # make demo PLATFORM=compose: the demo as a Docker Compose project.
 PLATFORM ?= systemd
 
-.PHONY: help setup host venv wheelhouse images app-image k8s-tools prometheus link lint unit input sanity static molecule demo-check bench bench-smoke docs faults break-checks test demo clean
+.PHONY: help setup host venv wheelhouse images app-image k8s-tools prometheus chromium link lint unit input sanity static molecule demo-check bench bench-smoke docs faults break-checks test demo clean
 
 help:
 	@echo "make demo   - set up this machine, deploy the demo app with the collection, answer a task"
@@ -68,6 +68,10 @@ lint: venv link
 prometheus:
 	scripts/ensure-prometheus.sh
 
+# Debian's chromium: the compose scenario opens Flower in it, headless.
+chromium:
+	scripts/ensure-chromium.sh
+
 unit: venv link prometheus
 	scripts/ensure-redis.sh
 	# Two at a time, work-stealing: the launcher's heartbeat tests (90 s of
@@ -88,7 +92,7 @@ sanity: venv
 static: venv link
 	$(MAKE) --no-print-directory -j2 --output-sync=target lint sanity
 
-molecule: setup k8s-tools prometheus
+molecule: setup k8s-tools prometheus chromium
 	SCENARIOS="$(SCENARIOS)" scripts/molecule.sh
 
 # The build/install check: the demo builds the tarball, installs it into an
@@ -121,7 +125,7 @@ test: export CELERYOPS_REQUIRE_TOOLS=1
 # The demo check runs beside the scenarios, at the end of the shorter chain;
 # lint, sanity and the bad-input runs beside both chains, at a lower
 # priority, in the CPU the chains leave idle (scripts/molecule.sh).
-test: setup k8s-tools prometheus unit bench-smoke
+test: setup k8s-tools prometheus chromium unit bench-smoke
 	SCENARIOS="$(SCENARIOS)" DEMO_CHECK=1 CHECKS="static input" scripts/molecule.sh
 
 demo: setup

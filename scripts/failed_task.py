@@ -32,11 +32,24 @@ def clean(line):
 
 
 def _message(lines, start):
-    """The failure line at ``start`` and its wrapped continuation, as one line."""
+    """What the failure at line ``start`` says, on one line: ansible-core's
+    ``[ERROR]:`` block before it (the message alone) when the task has one,
+    else the failure line and its wrapped continuation."""
+    for index in range(start - 1, -1, -1):
+        line = clean(lines[index])
+        if line.startswith('TASK ['):
+            break
+        if line.startswith('[ERROR]: '):
+            return _joined(lines, index, ('Origin:',))
+    return _joined(lines, start, ())
+
+
+def _joined(lines, start, stops):
     parts = [clean(lines[start])]
     for raw in lines[start + 1:]:
         line = clean(raw).strip()
-        if not line or FAILURE.match(line) or line.startswith(('TASK [', 'PLAY ', '...ignoring', 'ok: [')):
+        if not line or line.startswith(stops) or FAILURE.match(line) or line.startswith(
+                ('TASK [', 'PLAY ', '...ignoring', 'ok: [')):
             break
         parts.append(line)
     return ' '.join(parts)

@@ -91,3 +91,22 @@ def test_the_failure_message_joined_from_its_wrapped_lines():
         'Check that no unit restarted',
         'fatal: [w1]: FAILED! => {"assertion": "a == b", "msg": "restarts [\'1\'] -> [\'2\']"}')
     assert failed_task.failure(log('TASK [Fine] ***', 'ok: [w1]')) == ('', '')
+
+
+def test_the_message_of_ansible_cores_error_block_first():
+    lines = log(
+        'TASK [Flower loads whole in a browser] ***',
+        '[ERROR]: Task failed: Action failed:',
+        "  ['/flower/ ended 401',",
+        "  'no script was loaded']",
+        'Origin: /x/flower_browser.yml:52:3',
+        '',
+        'fatal: [w1]: FAILED! => {',
+        '    "msg": [',
+        '       ',
+        '  "/flower/ ended 401",',
+        'PLAY RECAP ***',
+        RECAP_FAILED,
+    )
+    assert failed_task.failure(lines) == (
+        'Flower loads whole in a browser', "[ERROR]: Task failed: Action failed: ['/flower/ ended 401', 'no script was loaded']")
