@@ -30,7 +30,7 @@ code and no extra dependency:
   goes on: an outage restarts nothing. The same holds before Celery has
   noticed the loss (the loop can block for seconds in a command that retries
   against the gone broker, longer on a loaded host): a stale loop whose
-  broker refuses connections still vouches. A wedged loop (SIGSTOP, a
+  brokers all refuse a TCP connection (or no longer resolve) still vouches. A wedged loop (SIGSTOP, a
   deadlocked consumer) with its broker up stops the heartbeat, and systemd
   restarts the worker.
 
@@ -192,7 +192,7 @@ class Pacemaker(object):
     def __init__(self, kind, environ=None, clock=time.time, broker_reachable=None):
         environ = os.environ if environ is None else environ
         self.kind = kind
-        # A callable: False while the broker refuses connections (None: unknown).
+        # A callable: False while the broker cannot be reached (None: no probe).
         self.broker_reachable = broker_reachable
         self.environ = environ
         self.clock = clock
@@ -203,6 +203,7 @@ class Pacemaker(object):
         self.heartbeat_file = environ.get(HEARTBEAT_ENV) or None
         self.watchdog = watchdog_period(environ) > 0
         self.thread = None
+        self.waiting_on_broker = False
 
     # --- called from the process's own loop -------------------------------
     def mark(self, next_in=None):
@@ -235,8 +236,10 @@ class Pacemaker(object):
 
     # --- called from the thread -------------------------------------------
     def alive(self, now=None):
-        """True while the loop turns, or while it reconnects on purpose."""
+        """True while the loop turns, or while it reconnects on purpose, or
+        waits on a broker that is gone (``waiting_on_broker`` then)."""
         now = self.clock() if now is None else now
+        self.waiting_on_broker = False
         if self.state in ('reconnecting', 'stopping', 'standby'):
             return True
         if self.tick is None:
@@ -250,7 +253,8 @@ class Pacemaker(object):
             return True
         # Stale while the broker is gone: the loop waits on the broker, and a
         # restart would wait the same (and lose the reconnect in progress).
-        return self.broker_reachable is not None and not self.broker_reachable()
+        self.waiting_on_broker = self.broker_reachable is not None and not self.broker_reachable()
+        return self.waiting_on_broker
 
     def status(self):
         return {
@@ -262,9 +266,13 @@ class Pacemaker(object):
             'stopping': 'Stopping (warm shutdown)',
         }.get(self.state, self.state)
 
-    def record(self, now):
-        return {'kind': self.kind, 'state': self.state, 'time': now, 'tick': self.tick,
-                'next_tick': self.next_tick, 'pid': os.getpid(), 'alive': self.alive(now)}
+    def record(self, now, alive=None):
+        alive = self.alive(now) if alive is None else alive
+        # Alive but not ready: what the probes' readiness reads while the loop
+        # waits on a gone broker, before Celery itself says it reconnects.
+        state = 'reconnecting' if self.waiting_on_broker else self.state
+        return {'kind': self.kind, 'state': state, 'time': now, 'tick': self.tick,
+                'next_tick': self.next_tick, 'pid': os.getpid(), 'alive': alive}
 
     def beat(self):
         now = self.clock()
@@ -273,7 +281,7 @@ class Pacemaker(object):
             notify('WATCHDOG=1', self.environ)
         if self.heartbeat_file:
             try:
-                write_heartbeat(self.heartbeat_file, self.record(now))
+                write_heartbeat(self.heartbeat_file, self.record(now, alive))
             except OSError:
                 pass  # a full or missing tmpfs must not stop the worker
         return alive
@@ -295,25 +303,80 @@ class Pacemaker(object):
         return self.thread
 
 
+def broker_addresses(app):
+    """(host, port) of every broker the worker may consume from (the read URL,
+    failover alternates included; the TLS port where TLS is on), or [] where
+    TCP cannot tell (a Unix socket; Sentinel, whose sentinels answer while the
+    master is gone)."""
+    from kombu import Connection
+    connection = app.connection_for_read()
+    infos = ([Connection(url, ssl=connection.ssl).info() for url in connection.alt] if len(connection.alt) > 1
+             else [connection.info()])
+    addresses = []
+    for info in infos:
+        host, port, transport = info.get('hostname'), info.get('port'), str(info.get('transport'))
+        if not host or not port or '://' in host or 'sentinel' in transport or 'socket' in transport:
+            return []
+        addresses.append((host, int(port)))
+    return addresses
+
+
 def broker_probe(app, timeout=BROKER_PROBE_SECONDS):
-    """A callable that says whether the app's broker accepts a TCP connection
-    (the first of its URLs), or None where there is no host and port to try."""
+    """A callable that says whether any of the app's brokers accepts a TCP
+    connection, or None where there is nothing to try (no probe: the
+    heartbeat as before). Any failure counts as unreachable: refused, a name
+    that no longer resolves (Compose drops a stopped container's name), a
+    timeout."""
     try:
-        connection = app.connection_for_write()
-        host = connection.hostname
-        port = connection.port or connection.transport.default_port
-    except Exception:  # an unusual transport: no probe, the heartbeat as before
+        addresses = broker_addresses(app)
+    except Exception:  # an unusual transport: no probe
         return None
-    if not host or not port:
+    if not addresses:
         return None
 
     def reachable():
-        try:
-            socket.create_connection((host, int(port)), timeout).close()
-        except OSError:
-            return False
-        return True
+        for address in addresses:
+            try:
+                socket.create_connection(address, timeout).close()
+            except OSError:
+                continue
+            return True
+        return False
     return reachable
+
+
+class BrokerWatch(object):
+    """The last answer of a broker probe, refreshed in a thread of its own: a
+    slow name lookup (its time is not bounded by the connect timeout) never
+    holds the heartbeat. Reachable until a probe says otherwise."""
+
+    def __init__(self, probe, clock=time.time, max_age=BROKER_PROBE_SECONDS * 2):
+        self.probe = probe
+        self.clock = clock
+        self.max_age = max_age
+        self.reachable = True
+        self.checked = None
+        self.thread = None
+
+    def __call__(self):
+        import threading
+        now = self.clock()
+        running = self.thread is not None and self.thread.is_alive()
+        if not running and (self.checked is None or now - self.checked >= self.max_age):
+            self.thread = threading.Thread(target=self._run, name='celeryops-broker-probe', daemon=True)
+            self.thread.start()
+        return self.reachable
+
+    def _run(self):
+        try:
+            self.reachable = bool(self.probe())
+        finally:
+            self.checked = self.clock()
+
+
+def broker_watch(app):
+    probe = broker_probe(app)
+    return BrokerWatch(probe) if probe is not None else None
 
 
 def _bucket(seconds):
@@ -653,11 +716,11 @@ def main():
                       " queue_arguments={'x-queue-type': 'quorum'}: add that argument to them in the app"
                       % ', '.join(classic))
         if command == 'worker':
-            install_worker_heartbeat(app, Pacemaker('worker', broker_reachable=broker_probe(app)))
+            install_worker_heartbeat(app, Pacemaker('worker', broker_reachable=broker_watch(app)))
             if os.environ.get(WORKLOAD_ENV):
                 install_workload(os.environ[WORKLOAD_ENV], _pool(argv))
         elif command == 'beat':
-            install_beat_heartbeat(Pacemaker('beat', broker_reachable=broker_probe(app)))
+            install_beat_heartbeat(Pacemaker('beat', broker_reachable=broker_watch(app)))
     if command == 'flower' and os.environ.get(READY_URL_ENV):
         install_url_readiness(os.environ[READY_URL_ENV])
     if command == 'flower' and not open_metrics:

@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -278,8 +279,13 @@ def test_a_stale_loop_vouches_only_while_its_broker_is_gone():
     clock[0] += launcher.STALE_SECONDS + 0.1
     broker_up[0] = True
     assert pace.alive() is False  # stale with its broker up: wedged
+    assert pace.record(clock[0])['state'] == 'consuming'
     broker_up[0] = False
     assert pace.alive() is True  # stale while the broker refuses: waiting on it
+    # ... alive for the watchdog and liveness, not ready: the probes' readiness
+    # reads the state.
+    record = pace.record(clock[0])
+    assert record['alive'] is True and record['state'] == 'reconnecting'
     beat = launcher.Pacemaker('beat', environ={}, clock=lambda: clock[0], broker_reachable=lambda: broker_up[0])
     beat.mark(next_in=1.0)
     clock[0] += 1.0 + launcher.STALE_SECONDS + 0.1
@@ -299,6 +305,56 @@ def test_the_broker_probe_follows_a_real_broker(redis):
     assert probe() is True
     # Nothing to connect to: no probe, the heartbeat as before.
     assert launcher.broker_probe(Celery('probe', broker='memory://')) is None
+    # Failover: reachable while any of the brokers answers.
+    closed = socket.socket()
+    closed.bind(('127.0.0.1', 0))
+    dead = 'redis://127.0.0.1:%d/0' % closed.getsockname()[1]
+    closed.close()
+    failover = launcher.broker_probe(Celery('probe', broker='%s;redis://127.0.0.1:%d/0' % (dead, redis.port)))
+    assert failover() is True
+    assert launcher.broker_probe(Celery('probe', broker=dead))() is False
+
+
+def test_the_broker_addresses_a_worker_may_consume_from():
+    launcher = load_launcher()
+    from celery import Celery
+
+    def addresses(url, **conf):
+        app = Celery('probe', broker=url)
+        app.conf.update(conf)
+        return launcher.broker_addresses(app)
+    assert addresses('amqps://u:p@mq//') == [('mq', 5671)]
+    assert addresses('amqp://u:p@mq//', broker_use_ssl=True) == [('mq', 5671)]
+    assert addresses('amqp://mq//', broker_read_url='amqp://replica:5673//') == [('replica', 5673)]
+    assert addresses('redis://a:6380/0;redis://b/0') == [('a', 6380), ('b', 6379)]
+    # A socket, or sentinels that answer while the master is gone: nothing TCP can tell.
+    assert addresses('redis+socket:///run/redis.sock') == []
+    assert addresses('sentinel://s1:26379;sentinel://s2:26379') == []
+
+
+def test_the_broker_watch_never_holds_the_heartbeat():
+    launcher = load_launcher()
+    clock = [100.0]
+    answers = []
+    release = threading.Event()
+
+    def slow_probe():
+        release.wait(10)
+        return answers.pop(0)
+    watch = launcher.BrokerWatch(slow_probe, clock=lambda: clock[0], max_age=2.0)
+    answers.append(False)
+    started = time.time()
+    assert watch() is True  # nothing known yet: reachable, and no wait on the probe
+    assert watch() is True  # one probe at a time
+    assert time.time() - started < 1
+    release.set()
+    watch.thread.join(5)
+    assert watch() is False  # the answer, kept until it is max_age old
+    answers.append(True)
+    clock[0] += 2.0
+    watch()
+    watch.thread.join(5)
+    assert watch() is True
 
 
 def test_heartbeat_file_is_never_half_written(tmp_path):

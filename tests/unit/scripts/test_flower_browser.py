@@ -34,6 +34,15 @@ def test_what_fails_it():
     assert browser.check(only_page, 'io@a1', ['io@a1'], PAGE) == [
         'no stylesheet was loaded', 'no script was loaded', 'the page fetched no data from Flower']
     assert browser.check([], '', [], PAGE)[0] == 'the page /flower/ was not requested'
+    assert browser.check(whole(), '<td>io@a10</td>', ['io@a1'], PAGE) == ['node io@a1 is not on the page']
+
+
+def test_a_poll_in_flight_when_the_browser_stopped():
+    poll = PAGE + 'workers?json=1&_=2'
+    assert browser.check(whole() + [(poll, [])], 'io@a1', ['io@a1'], PAGE) == []
+    never = whole(**{PAGE + 'workers?json=1': []}) + [(poll, [])]
+    assert browser.check(never, 'io@a1', ['io@a1'], PAGE) == [
+        PAGE + 'workers?json=1 ended without an answer', poll + ' ended without an answer']
 
 
 def test_the_requests_to_flower_from_chromiums_network_log(tmp_path):
@@ -51,6 +60,9 @@ def test_the_requests_to_flower_from_chromiums_network_log(tmp_path):
     ]}
     path = tmp_path / 'net.json'
     path.write_text(json.dumps(log))
-    assert browser.requests_from_netlog(str(path), 'http://127.0.0.1:15555') == [
-        (PAGE, ['HTTP/1.1 401 Unauthorized', 'HTTP/1.1 200 OK']), (PAGE + 'api/workers', [])]
+    found = [(PAGE, ['HTTP/1.1 401 Unauthorized', 'HTTP/1.1 200 OK']), (PAGE + 'api/workers', [])]
+    assert browser.requests_from_netlog(str(path), 'http://127.0.0.1:15555') == found
+    # Cut off mid-write (the events array left open).
+    path.write_text(json.dumps(log)[:-2] + ',\n')
+    assert browser.requests_from_netlog(str(path), 'http://127.0.0.1:15555') == found
     assert browser.with_login(PAGE, 'ad min', 'p@ss/w') == 'http://ad%20min:p%40ss%2Fw@127.0.0.1:15555/flower/'
