@@ -29,6 +29,7 @@ declare -A expect=(
   [compose:beat_kept]="Wait for the alert to fire, CeleryBeatNotFiring"
   [compose:dashboard_other_app]="Every dashboard panel's query returns a series"
   [compose:flower_wrong_login]="Flower loads whole in a browser, logged in, and shows every worker node"
+  [compose:rmq_backlog_empty]="Wait for the alert to fire, CeleryQueueBacklog"
   [compose:settle_skipped]="The play failed on the crash after the first health check; every worker runs the previous image"
   [compose:release_good]="The play failed naming io; io kept 2 containers on the old configuration; nothing lost"
   [rabbitmq:lock_released]="The takeover came within lock timeout + loop; no tick doubled, none skipped beyond that"

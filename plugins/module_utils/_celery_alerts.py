@@ -235,7 +235,8 @@ def files_for(component, options):
     (celery-<app>-flower.targets.yml, for a file_sd job); on Kubernetes the
     cluster's Prometheus finds Flower's Service itself. The workers, with
     ``exporter`` ({name, address, port, host}: the broker exporter a worker
-    host runs), its targets, one file per host
+    host runs, or an all-in-one RabbitMQ's plugin: ``metrics_path``), its
+    targets, one file per host
     (celery-<app>-broker-<name>.targets.yml).
     """
     app = options['app']
@@ -243,7 +244,8 @@ def files_for(component, options):
     exporter = options.get('exporter')
     if component == 'worker' and exporter:
         files['celery-%s-broker-%s.targets.yml' % (app, exporter['name'])] = targets(
-            app, 'broker', exporter.get('address'), exporter['port'], host=exporter.get('host', ''))
+            app, 'broker', exporter.get('address'), exporter['port'], exporter.get('metrics_path') or '/metrics',
+            exporter.get('host', ''))
     if component == 'flower' and options.get('platform') != 'kubernetes':
         files['celery-%s-flower.targets.yml' % app] = flower_targets(
             app, options.get('address'), options.get('port', 5555), options.get('url_prefix', ''),

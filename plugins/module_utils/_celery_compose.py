@@ -218,8 +218,23 @@ RABBITMQ_HEALTH = (
     ' && [ "$(head -c 1 <&3 | od -An -tx1 | tr -d " ")" = 01 ]')
 
 
+# RabbitMQ's own Prometheus endpoint (its rabbitmq_prometheus plugin, which
+# Debian's and the official images ship): /metrics/per-object carries the
+# per-queue series (rabbitmq_queue_messages_ready{vhost, queue}) the rules read.
+RABBITMQ_METRICS_PORT = 15692
+RABBITMQ_METRICS_PATH = '/metrics/per-object'
+# RabbitMQ writes the plugins it enables from RABBITMQ_ENABLED_PLUGINS into
+# its enabled-plugins file before it boots (failed_to_update_enabled_plugins_file
+# otherwise): /etc/rabbitmq is read-only here, so the file lives on the
+# container's own /tmp, made anew each start (turning the exporter off leaves
+# nothing enabled behind in the data volume).
+RABBITMQ_ENABLED_PLUGINS_FILE = '/tmp/rabbitmq-enabled-plugins'
+
+
 def broker_service(settings):
-    """The optional all-in-one broker (Redis or RabbitMQ): password and settings from secret files."""
+    """The optional all-in-one broker (Redis or RabbitMQ): password and settings from secret files.
+    A RabbitMQ with ``broker_metrics`` ({address, port}: celery_broker_exporter_enabled) enables
+    its prometheus plugin and publishes its port there."""
     rabbitmq = settings.get('broker_kind') == 'rabbitmq'
     service = {
         'image': settings['broker_image'],
@@ -252,6 +267,12 @@ def broker_service(settings):
             'healthcheck': {'test': ['CMD', 'bash', '-c', RABBITMQ_HEALTH],
                             'interval': '5s', 'timeout': '5s', 'retries': 24, 'start_period': '10s'},
         })
+        metrics = settings.get('broker_metrics')
+        if metrics:
+            service['environment']['RABBITMQ_ENABLED_PLUGINS'] = 'rabbitmq_prometheus'
+            service['environment']['RABBITMQ_ENABLED_PLUGINS_FILE'] = RABBITMQ_ENABLED_PLUGINS_FILE
+            service['ports'] = ['%s:%d:%d' % (_host(str(metrics.get('address') or '127.0.0.1')),
+                                              int(metrics['port']), RABBITMQ_METRICS_PORT)]
     else:
         service.update({
             'command': ['redis-server', '/run/secrets/broker_conf'],

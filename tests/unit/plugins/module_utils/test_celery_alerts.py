@@ -242,6 +242,9 @@ def test_worker_files_add_the_hosts_exporter_targets_only_when_it_runs_one():
     exporter = {'name': 'worker1', 'address': '0.0.0.0', 'port': 9121, 'host': '10.0.0.7'}
     files = ca.files_for('worker', dict(options, exporter=exporter))
     assert files['celery-shop-broker-worker1.targets.yml'] == ca.targets(APP, 'broker', '10.0.0.7', 9121)
+    # An all-in-one RabbitMQ's plugin: its per-queue series are on its per-object endpoint.
+    files = ca.files_for('worker', dict(options, exporter=dict(exporter, metrics_path='/metrics/per-object')))
+    assert files['celery-shop-broker-worker1.targets.yml'][0]['labels']['__metrics_path__'] == '/metrics/per-object'
 
 
 def test_no_flower_targets_on_kubernetes():

@@ -417,6 +417,22 @@ def test_rabbitmq_broker():
     assert service['healthcheck']['test'][:3] == ['CMD', 'bash', '-c']
 
 
+def test_rabbitmq_serves_its_metrics_only_when_asked():
+    service = rabbitmq_fragment(broker_metrics={'address': '127.0.0.1', 'port': 19200})['services']['broker']
+    assert service['environment']['RABBITMQ_ENABLED_PLUGINS'] == 'rabbitmq_prometheus'
+    assert service['ports'] == ['127.0.0.1:19200:15692']
+    # RabbitMQ writes that list into its enabled-plugins file before it boots
+    # (else failed_to_update_enabled_plugins_file): the root is read-only, so
+    # the file must be on one of the container's tmpfs mounts.
+    plugins_dir = service['environment']['RABBITMQ_ENABLED_PLUGINS_FILE'].rsplit('/', 1)[0]
+    assert service['read_only'] is True
+    assert plugins_dir in [mount.split(':', 1)[0] for mount in service['tmpfs']]
+    plain = rabbitmq_fragment()['services']['broker']
+    assert 'RABBITMQ_ENABLED_PLUGINS' not in plain['environment'] and 'ports' not in plain
+    # Redis has no such plugin: its exporter is a service of the workers' file.
+    assert 'ports' not in broker_fragment(broker_metrics={'address': '127.0.0.1', 'port': 19200})['services']['broker']
+
+
 @pytest.mark.parametrize('user, tmpfs', [('', '/var/log/rabbitmq'), ('rabbitmq', '/var/log/rabbitmq'),
                                          ('1234', '/var/log/rabbitmq:uid=1234,gid=1234,mode=0700')])
 def test_rabbitmq_log_tmpfs_belongs_to_the_broker_user(user, tmpfs):
