@@ -20,6 +20,7 @@ declare -A expect=(
   [systemd:env_unchanged]="Every group restarted for the shared environment"
   [systemd:status_no_heartbeat]="Status names each of the four on its own row"
   [systemd:metrics_open]="Prometheus metrics without credentials are refused"
+  [compose:metrics_open]="Prometheus metrics without credentials are refused"
   [systemd:drop_skipped]="The dropped group's instances are stopped and its files and links gone"
   [compose:label_changed]="Count the Celery containers the checks below see"
   [compose:secret_unchanged]="Every Celery container was recreated; the broker and its exporter were not"

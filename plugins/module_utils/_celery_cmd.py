@@ -28,11 +28,16 @@ def beat_argv(app_module, scheduler='', schedule_file='', max_interval=0, log_le
 
 
 def flower_argv(app_module, address='127.0.0.1', port=5555, url_prefix='', persistent=False, db='',
-                max_tasks=0, purge_offline_workers=0, log_level='info', extra_args=None, open_metrics=False):
+                max_tasks=0, purge_offline_workers=0, log_level='info', extra_args=None, open_metrics=False,
+                runtime_buckets=None):
     """Arguments that run Flower; authentication comes from FLOWER_BASIC_AUTH.
 
     ``open_metrics`` adds the launcher's own flag that serves /metrics
     without the login (the launcher asks for it otherwise).
+    ``runtime_buckets``: the upper bounds, in seconds, of the buckets of
+    Flower's flower_task_runtime_seconds histogram (empty keeps Flower's,
+    which end at 10 s: every longer task lands in +Inf and the runtime
+    quantiles read 10 s at most).
     """
     argv = ['-A', app_module, 'flower', '--address=%s' % address, '--port=%d' % int(port),
             '--logging=%s' % log_level.lower()]
@@ -44,10 +49,22 @@ def flower_argv(app_module, address='127.0.0.1', port=5555, url_prefix='', persi
         argv.append('--max_tasks=%d' % int(max_tasks))
     if purge_offline_workers:
         argv.append('--purge_offline_workers=%d' % int(purge_offline_workers))
+    if runtime_buckets:
+        argv.append('--task_runtime_metric_buckets=%s' % ','.join(_buckets(runtime_buckets)))
     if open_metrics:
         argv.append('--celeryops-open-metrics')
     argv.extend(extra_args or [])
     return argv
+
+
+def _buckets(bounds):
+    """Histogram bucket bounds as Flower's option takes them (a comma list of
+    floats); each above 0 and above the one before, as prometheus_client
+    requires (it refuses unsorted bounds when Flower starts)."""
+    values = [float(bound) for bound in bounds]
+    if values[0] <= 0 or any(later <= earlier for earlier, later in zip(values, values[1:])):
+        raise ValueError('runtime_buckets must be above 0 and increasing, got %s' % list(bounds))
+    return ['%g' % value for value in values]
 
 
 def flower_health_url(address='127.0.0.1', port=5555, url_prefix=''):

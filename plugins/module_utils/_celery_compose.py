@@ -25,8 +25,9 @@ from ansible_collections.celeryops.deploy.plugins.module_utils._celery_worker im
 # Where the helper files land inside every container (Compose configs).
 EXEC_PATH = '/run/celeryops/exec.sh'
 PROBE_PATH = '/run/celeryops/probe.py'
-# The launcher (celeryops-celery.py): every worker and beat runs through it
-# (the inventory's Celery settings, the heartbeat file the health check reads).
+# The launcher (celeryops-celery.py): every worker, beat and Flower runs
+# through it (the inventory's Celery settings, the heartbeat file the health
+# check reads, Flower's /metrics behind its login).
 LAUNCHER_PATH = '/run/celeryops/launcher.py'
 HEARTBEAT_ENV = 'CELERYOPS_HEARTBEAT_FILE'
 HEARTBEAT_FILE = '/tmp/celeryops-heartbeat.json'
@@ -189,9 +190,12 @@ def beat_service(argv, settings, stop_timeout=60):
 
 
 def flower_service(argv, settings, address='127.0.0.1', port=5555, url_prefix='', persistent=False):
-    """The Flower service, published on address:port, authenticated by env."""
+    """The Flower service, published on address:port, authenticated by env.
+    Through the launcher, which puts /metrics behind the same login (Flower
+    serves it to anyone) unless argv asks otherwise (celery_flower_metrics_open)."""
     service = base_service(settings, 'flower', 'flower_env')
-    service['command'] = ['celery'] + list(argv)
+    service['configs'].append({'source': 'celeryops_celery', 'target': LAUNCHER_PATH})
+    service['command'] = launcher_command(settings.get('python', 'python3'), LAUNCHER_PATH) + list(argv)
     service['deploy'] = {'replicas': 1}
     service['ports'] = ['%s:%d:%d' % (_host(address), int(port), FLOWER_CONTAINER_PORT)]
     if persistent:

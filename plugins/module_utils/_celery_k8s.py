@@ -563,7 +563,10 @@ def flower_manifests(argv, settings, url_prefix='', auth_secret='', auth_checksu
     never runs two pods on the ReadWriteOnce volume); None: an emptyDir."""
     component = 'flower'
     name = '%s-flower' % settings['app_name']
-    container = _container(settings, 'flower', argv, auth_secret or None)
+    # Through the launcher (the celeryops ConfigMap every pod mounts): it puts
+    # /metrics behind Flower's login unless argv asks otherwise.
+    container = _container(settings, 'flower', argv, auth_secret or None,
+                           command=launcher_command(settings.get('python', 'python3'), LAUNCHER_PATH))
     container['ports'] = [{'name': 'http', 'containerPort': FLOWER_PORT, 'protocol': 'TCP'}]
     container['resources'] = _resources(settings.get('flower_resources') or {
         'cpu_request': 0.05, 'memory_request_mb': 128, 'memory_limit_mb': 512, 'cpu_limit': 1})

@@ -109,6 +109,9 @@ ROLE_CASES = {
     'flower down alert held too briefly': ('playbook_flower.yml', 'localhost,',
                                            dict(FLOWER, celery_flower_alert_down_for_s=10),
                                            ['celery_flower_alert_down_for_s 30 or more (got 10)']),
+    'flower runtime buckets not increasing': ('playbook_flower.yml', 'localhost,',
+                                              dict(FLOWER, celery_flower_runtime_buckets_s=[1, 60, 30]),
+                                              ['celery_flower_runtime_buckets_s above 0 and increasing (got [1, 60, 30])']),
     'flower port out of range': ('playbook_flower.yml', 'localhost,', dict(FLOWER, celery_flower_port=70000),
                                  ['celery_flower_port must be 1-65535']),
     'beat state on a claim without its name': (

@@ -14,6 +14,9 @@ commands and httpGet paths, taken from the manifests, must:
            wedged beat (readiness);
   liveness keeps passing during a broker outage (readiness fails), and
            readiness passes again once the broker is back.
+Flower's /metrics asks for its login (the launcher's doing: Flower alone
+serves it to anyone) while its health check, which the probes read, stays
+open: 401 without the login, 200 and Flower's metric families with it.
 
 With --expect-conf and --expect-env, also what the inventory says reaches
 the running worker: Celery's own `inspect conf` of the worker's node holds
@@ -25,10 +28,13 @@ Prints a JSON report; exits 1 when an expectation fails.
 """
 
 import argparse
+import base64
 import json
 import os
 import sys
 import time
+import urllib.error
+import urllib.request
 from urllib.parse import urlsplit
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -128,6 +134,27 @@ class Proof:
                              'probe': kind, 'passed': passed, 'expected': want, 'ok': good,
                              'after_s': round(time.time() - start, 1), 'detail': detail})
 
+    def expect_metrics_login(self, flower):
+        """Flower's /metrics (beside its health check, under the URL prefix) refuses a
+        request without the login and serves Flower's metrics with it (FLOWER_BASIC_AUTH
+        of the running container, from its Secret)."""
+        name = flower['metadata']['name']
+        pod = self.pods[name]
+        http = pod.container_spec['readinessProbe']['httpGet']
+        port = [item['containerPort'] for item in pod.container_spec['ports'] if item['name'] == http['port']][0]
+        url = 'http://%s:%d%s/metrics' % (pod.address(), port, http['path'].rsplit('/', 1)[0])
+        environ = docker('exec', self.containers[name], 'cat', '/proc/1/environ', check=False).stdout
+        seen = dict(item.split('=', 1) for item in environ.split('\0') if '=' in item)
+        login = (seen.get('FLOWER_BASIC_AUTH') or '').split(',')[0]
+        for probe, credentials, want in (('metrics without login', '', 401), ('metrics with login', login, 200)):
+            status, body = _get(url, credentials)
+            passed = status == want and (want != 200 or '# HELP flower_worker_online' in body)
+            good = passed and bool(login)
+            self.ok = self.ok and good
+            self.results.append({'situation': 'healthy', 'deployment': name, 'probe': probe, 'passed': passed,
+                                 'expected': True, 'ok': good,
+                                 'detail': '%s -> %s%s' % (url, status, '' if login else ' (no FLOWER_BASIC_AUTH)')})
+
     def wait_for(self, deployment, kind, limit):
         """Run a probe until it passes, at most `limit` seconds (bounded)."""
         pod = self.pods[deployment['metadata']['name']]
@@ -186,6 +213,7 @@ class Proof:
             self.expect('healthy', worker, kind, True)
             self.expect('healthy', flower, kind, True)
         self.expect('healthy', beat, 'readiness', True)
+        self.expect_metrics_login(flower)
         if self.args.expect_conf or self.args.expect_env:
             self.expect_settings(worker)
 
@@ -225,6 +253,20 @@ class Proof:
         if 'broker' in self.containers:
             docker('rm', '-f', self.containers['broker'], check=False)
         self.cluster.cleanup()
+
+
+def _get(url, credentials='', timeout=10):
+    """(status, body) of a GET, with basic auth when ``credentials`` (user:password)."""
+    request = urllib.request.Request(url)
+    if credentials:
+        request.add_header('Authorization', 'Basic %s' % base64.b64encode(credentials.encode()).decode())
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.read().decode(errors='replace')
+    except urllib.error.HTTPError as exc:
+        return exc.code, ''
+    except (urllib.error.URLError, OSError) as exc:
+        return str(exc), ''
 
 
 def main(proof_class=Proof, description=__doc__, prefix='celeryops-proof', arguments=None):

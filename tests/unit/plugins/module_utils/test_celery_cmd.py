@@ -1,5 +1,7 @@
 """Command lines of beat and Flower."""
 
+import pytest
+
 from ansible_collections.celeryops.deploy.plugins.module_utils._celery_cmd import beat_argv, flower_argv
 
 
@@ -34,3 +36,18 @@ def test_flower_metrics_open_only_when_asked():
     assert '--celeryops-open-metrics' not in flower_argv('proj', extra_args=['--tasks_columns=name'])
     assert flower_argv('proj', open_metrics=True, extra_args=['--tasks_columns=name'])[-2:] == [
         '--celeryops-open-metrics', '--tasks_columns=name']
+
+
+def test_flower_runtime_buckets_as_flowers_option_takes_them():
+    # One comma list of floats (Tornado's multiple option), in seconds.
+    argv = flower_argv('proj', runtime_buckets=[0.005, 1, 2.5, 3600])
+    assert argv[-1] == '--task_runtime_metric_buckets=0.005,1,2.5,3600'
+    # Empty keeps Flower's own (no option at all).
+    assert not [arg for arg in flower_argv('proj', runtime_buckets=[]) if 'bucket' in arg]
+
+
+@pytest.mark.parametrize('bounds', [[0, 1], [-1, 1], [1, 1], [10, 5]])
+def test_flower_runtime_buckets_must_rise_above_zero(bounds):
+    # prometheus_client refuses unsorted bounds when Flower starts: refused here first.
+    with pytest.raises(ValueError, match='above 0 and increasing'):
+        flower_argv('proj', runtime_buckets=bounds)

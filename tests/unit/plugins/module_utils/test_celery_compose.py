@@ -322,6 +322,14 @@ def test_flower_port_mapping(address, port, mapping):
     assert body['services']['flower']['ports'] == [mapping]
 
 
+def test_flower_starts_through_the_launcher():
+    # The launcher guards /metrics with Flower's login (Flower alone serves
+    # it to anyone) and takes its own --celeryops-open-metrics off the line.
+    service = flower_fragment()['services']['flower']
+    assert service['command'][:5] == [settings()['python'], cc.LAUNCHER_PATH, '-A', APP, 'flower']
+    assert {'source': 'celeryops_celery', 'target': cc.LAUNCHER_PATH} in service['configs']
+
+
 def test_flower_listens_where_the_port_mapping_points():
     service = flower_fragment()['services']['flower']
     assert service['ports'] == ['127.0.0.1:5555:5555']  # defaults

@@ -794,7 +794,8 @@ def test_flower():
     assert deployment['spec']['strategy'] == {'type': 'Recreate'}
     container = container_of(deployment)
     assert container['name'] == 'flower'
-    assert container['command'] == ['celery']
+    # Through the launcher, which guards /metrics with Flower's login.
+    assert container['command'] == cw.launcher_command(settings().get('python', 'python3'), ck.LAUNCHER_PATH)
     assert container['args'][:3] == ['-A', APP, 'flower']
     assert '--port=5555' in container['args'] and '--address=0.0.0.0' in container['args']
     assert container['ports'] == [{'name': 'http', 'containerPort': 5555, 'protocol': 'TCP'}]
@@ -901,9 +902,9 @@ def test_hardened_pods_everywhere(component):
         assert container['securityContext']['readOnlyRootFilesystem'] is True
         assert container['securityContext']['allowPrivilegeEscalation'] is False
         assert container['securityContext']['capabilities'] == {'drop': ['ALL']}
-        # Workers and beat start through the launcher (settings, heartbeat file).
-        assert container['command'] == ([PYTHON, ck.LAUNCHER_PATH] if component in ('worker', 'beat')
-                                        else ['celery'])
+        # Every component starts through the launcher (settings, heartbeat
+        # file, Flower's /metrics behind its login).
+        assert container['command'] == [PYTHON, ck.LAUNCHER_PATH]
         resources = container['resources']
         assert set(resources['requests']) == {'cpu', 'memory'}
         # Every mount names a declared volume; the probe script is read-only.
