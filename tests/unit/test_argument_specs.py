@@ -1,4 +1,4 @@
-"""Maps in the role specs say what they hold.
+"""The role specs: maps say what they hold; secrets are no_log.
 
 A dict option, or a list of dicts, without `options` (suboptions) gets no
 validation from the role's argument spec: any key, any value passes until
@@ -13,6 +13,14 @@ vars and the READMEs' YAML examples set them, are validated against each
 role's spec with Ansible's own validator (the one the roles' "Validating
 arguments" task runs). Jinja templates are left out (they are only values
 once Ansible renders them).
+
+Every option that can hold a secret is no_log, in every entry point that
+lists it: argument validation masks such a value in its output (a failed
+validation prints the values it rejects). Which options can hold one is
+decided by name (SECRET), so a new `*_environment`, `*_password` or `*_url`
+option is covered the day it is added: connection URLs (user:password@),
+passwords, logins, environments (the app's tokens) and pip's arguments (an
+index URL with a password).
 """
 
 import glob
@@ -98,20 +106,25 @@ def _load(path):
         return yaml.load(handle, Loader=_Loader)  # nosec B506: a SafeLoader
 
 
-def main_specs():
-    """{role: options of its main entry point}."""
+def entry_points():
+    """{(role, entry point): its options}, every entry point of every role."""
     specs = {}
     for path in sorted(glob.glob(os.path.join(ROOT, 'roles', '*', 'meta', 'argument_specs.yml'))):
-        specs[path.split(os.sep)[-3]] = _load(path)['argument_specs']['main']['options']
+        for entry, spec in _load(path)['argument_specs'].items():
+            specs[(path.split(os.sep)[-3], entry)] = spec.get('options') or {}
     return specs
+
+
+def main_specs():
+    """{role: options of its main entry point}."""
+    return dict((role, options) for (role, entry), options in entry_points().items() if entry == 'main')
 
 
 def _options(options, prefix=''):
     """(dotted name, option) of every option and suboption."""
     for name, option in (options or {}).items():
         yield prefix + name, option
-        for item in _options(option.get('options'), prefix + name + '.'):
-            yield item
+        yield from _options(option.get('options'), prefix + name + '.')
 
 
 def _is_map(option):
@@ -205,7 +218,7 @@ def test_the_scenario_values_are_found():
     assert 'molecule/kubernetes/tasks/cron_render.yml' in wheres, wheres
 
 
-@pytest.mark.parametrize('where, name, value', VALUES, ids=['%s:%s' % (where, name) for where, name, _ in VALUES])
+@pytest.mark.parametrize('where, name, value', VALUES, ids=['%s:%s' % (where, name) for where, name, _value in VALUES])
 def test_scenario_values_pass_the_specs(where, name, value):
     assert _errors(name, value) == {}, '%s: %s' % (where, name)
 
@@ -251,3 +264,35 @@ def test_the_suboptions_are_the_keys_the_code_reads():
         assert sorted(option['options']) == sorted(timing), kind
         for key, value in timing.items():
             assert option['options'][key]['description'].endswith('default %d.' % value), (kind, key)
+
+
+# --- secrets are no_log ------------------------------------------------------
+
+SECRET = re.compile(r'(_url|_backend|password|basic_auth|environment|_env|_pip_extra_args)$')
+# Names that match but hold no secret, and why.
+NOT_SECRET = {
+    'celery_flower_url_prefix': 'a URL path',
+}
+
+
+def secret_options():
+    """(role:entry point, dotted name, option) of every option named like a secret."""
+    return [('%s:%s' % where, name, option) for where, options in entry_points().items()
+            for name, option in _options(options)
+            if SECRET.search(name.rsplit('.', 1)[-1]) and name not in NOT_SECRET]
+
+
+def test_every_secret_option_is_no_log():
+    unmarked = ['%s %s' % (where, name) for where, name, option in secret_options() if option.get('no_log') is not True]
+    assert unmarked == [], 'options that can hold a secret without no_log: true: %s' % unmarked
+
+
+def test_the_secret_names_are_found():
+    # The name rule finds the variables it is for (a rule that matched
+    # nothing would pass the test above).
+    names = set(name for _where, name, _option in secret_options())
+    for expected in ('celery_broker_url', 'celery_result_backend', 'celery_environment', 'celery_pip_extra_args',
+                     'celery_beat_environment', 'celery_flower_environment', 'celery_flower_basic_auth',
+                     'celery_compose_broker_password', 'celery_beat_redbeat_redis_url',
+                     'celery_worker_groups.environment', '_celery_common_env'):
+        assert expected in names, expected
