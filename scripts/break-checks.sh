@@ -21,6 +21,7 @@ declare -A expect=(
   [systemd:status_no_heartbeat]="Status names each of the four on its own row"
   [systemd:metrics_open]="Prometheus metrics without credentials are refused"
   [compose:metrics_open]="Prometheus metrics without credentials are refused"
+  [compose:runtime_buckets_flowers]="Check that Flower's runtime histogram has the roles' buckets, up to an hour"
   [systemd:drop_skipped]="The dropped group's instances are stopped and its files and links gone"
   [compose:label_changed]="Count the Celery containers the checks below see"
   [compose:secret_unchanged]="Every Celery container was recreated; the broker and its exporter were not"
