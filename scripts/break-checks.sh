@@ -37,6 +37,7 @@ declare -A expect=(
   [rabbitmq:lock_released]="The takeover came within lock timeout + loop; no tick doubled, none skipped beyond that"
   [kubernetes:probe_weak]="Check the probe proof"
   [kubernetes:cron_misspelt]="Check the CronJob proof"
+  [kubernetes:metrics_open]="Check the probe proof"
   [compose:drop_skipped]="The dropped group is gone, every other container untouched"
 )
 # The task whose failure failed the run (not one ignored or rescued before
