@@ -57,6 +57,7 @@ setup: venv host images wheelhouse app-image link
 
 lint: venv link
 	$(BIN)/python scripts/role_docs.py --check
+	$(BIN)/python scripts/docs_check.py
 	$(BIN)/antsibull-changelog lint
 	$(BIN)/antsibull-changelog generate --output $(CURDIR)/.cache/CHANGELOG.md
 	cmp -s CHANGELOG.md .cache/CHANGELOG.md || { echo 'CHANGELOG.md is not what changelogs/changelog.yaml renders (antsibull-changelog generate)'; exit 1; }

@@ -5,11 +5,13 @@
   Every public role accepts them, so its own meta/argument_specs.yml lists
   them after its own options (ansible-doc shows them, argument validation
   checks them): copied from there by this script, never edited by hand.
-- The variables tables of the role READMEs and of the collection README
-  are rendered from the specs between markers:
+- The variables tables of the role READMEs are rendered from the specs
+  between markers:
       <!-- BEGIN generated: <table> ... -->  ...  <!-- END generated: <table> -->
-  <table> is `variables` (the role's own options), `group keys` (the
-  suboptions of celery_worker_groups) or `shared variables`.
+  <table> is `variables` (the role's own options) or `group keys` (the
+  suboptions of celery_worker_groups).
+- docs/variables.md, the reference of every variable, is written whole from
+  the specs: the shared variables grouped by subject, then each role's own.
 
 A default is the spec's; without one, the role's defaults/main.yml value
 (often an expression of another variable); otherwise "unset".
@@ -140,10 +142,63 @@ def readme(path, tables):
     return path, text
 
 
+# The shared variables' subjects in docs/variables.md: the first prefix that
+# matches names the section (order matters: celery_broker_exporter_ before
+# celery_broker_).
+SUBJECTS = (
+    ('Monitoring: rules, alerts, the broker exporter',
+     ('celery_prometheus_', 'celery_alert_', 'celery_broker_exporter_')),
+    ('Logging', ('celery_log', 'celery_no_log')),
+    ('systemd hosts', ('celery_systemd_',)),
+    ('Docker Compose', ('celery_compose_', 'celery_container_', 'celery_image')),
+    ('Kubernetes', ('celery_k8s_',)),
+    ('The app, its broker, releases and paths', ('celery_',)),
+)
+VARIABLES_PAGE = os.path.join('docs', 'variables.md')
+VARIABLES_HEAD = '''# Variables
+
+<!-- Written by scripts/role_docs.py from the roles' meta/argument_specs.yml (`make docs`);
+     `make lint` fails when it drifts. Edit the specs, not this page. -->
+
+Every public role (`celery_worker`, `celery_beat`, `celery_flower`) takes the
+shared variables, specified once in `roles/celery_common/meta/argument_specs.yml`,
+and its own, named after it. Argument validation checks them all before a
+task runs, and `ansible-doc -t role celeryops.deploy.<role>` shows the same
+text. A default written as a variable (`celery_app_name`) or an expression
+follows that variable; "unset" means no default.
+
+'''
+
+
+def anchor(title):
+    """GitHub's anchor of a Markdown heading."""
+    return re.sub(r'[^a-z0-9 _-]', '', title.lower()).replace(' ', '-')
+
+
+def variables_page(shared, common_defaults, roles):
+    """docs/variables.md: a table of contents, the shared variables by subject, each role's own."""
+    sections = []
+    grouped = dict((subject[0], {}) for subject in SUBJECTS)
+    for name, option in shared.items():
+        title = next(title for title, prefixes in SUBJECTS if name.startswith(prefixes))
+        grouped[title][name] = option
+    for subject in (SUBJECTS[-1],) + SUBJECTS[:-1]:  # the app first; the catch-all prefix is matched last
+        sections.append(('Shared: ' + subject[0], table(grouped[subject[0]], common_defaults)))
+    for role, own, defaults in roles:
+        sections.append(('%s' % role, table(own, defaults)))
+        if 'celery_worker_groups' in own:
+            sections.append(('celery_worker: keys of each entry of celery_worker_groups',
+                             table(own['celery_worker_groups']['options'], {}, keys=True)))
+    toc = ''.join('- [%s](#%s)\n' % (section[0], anchor(section[0])) for section in sections)
+    body = ''.join('\n## %s\n\n%s' % section for section in sections)
+    return VARIABLES_HEAD + toc + body
+
+
 def outputs():
     shared = load(SHARED_SPEC)['argument_specs']['main']['options']
     common_defaults = load(os.path.join('roles', 'celery_common', 'defaults', 'main.yml')) or {}
-    out = [readme('README.md', {'shared variables': table(shared, common_defaults)})]
+    out = []
+    roles = []
     for role in PUBLIC:
         path, text = role_spec(role, shared)
         out.append((path, text))
@@ -154,6 +209,8 @@ def outputs():
         if 'celery_worker_groups' in own:
             tables['group keys'] = table(own['celery_worker_groups']['options'], {}, keys=True)
         out.append(readme(os.path.join('roles', role, 'README.md'), tables))
+        roles.append((role, own, defaults))
+    out.append((VARIABLES_PAGE, variables_page(shared, common_defaults, roles)))
     return out
 
 
@@ -163,8 +220,10 @@ def main():
     args = parser.parse_args()
     stale = []
     for path, text in outputs():
-        with open(os.path.join(ROOT, path)) as handle:
-            current = handle.read()
+        current = ''
+        if os.path.exists(os.path.join(ROOT, path)):
+            with open(os.path.join(ROOT, path)) as handle:
+                current = handle.read()
         if current == text:
             continue
         stale.append(path)

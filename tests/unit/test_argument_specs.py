@@ -77,8 +77,8 @@ CHECKED = ('celery_beat_alert_tasks', 'celery_beat_k8s_cronjobs', 'celery_k8s_pr
 # Where the scenarios and examples set variables: inventories, and the
 # scenarios' own tasks and playbooks (task vars such as cron_render.yml's).
 VALUE_FILES = ('molecule/*/host_vars/*.yml', 'molecule/shared/group_vars/all/*.yml',
-               'examples/inventory/group_vars/*.yml', 'molecule/*/*.yml', 'molecule/*/tasks/*.yml')
-READMES = ('README.md', 'roles/*/README.md')
+               'examples/*/group_vars/*.yml', 'molecule/*/*.yml', 'molecule/*/tasks/*.yml')
+READMES = ('README.md', 'roles/*/README.md', 'docs/*.md')
 
 
 class _Loader(yaml.SafeLoader):
