@@ -12,6 +12,8 @@
   suboptions of celery_worker_groups).
 - docs/variables.md, the reference of every variable, is written whole from
   the specs: the shared variables grouped by subject, then each role's own.
+- The table of renamed variables in docs/naming.md (markers as above,
+  `renamed variables`) is rendered from plugins/plugin_utils/_celery_renames.py.
 
 A default is the spec's; without one, the role's defaults/main.yml value
 (often an expression of another variable); otherwise "unset".
@@ -21,6 +23,7 @@ A default is the spec's; without one, the role's defaults/main.yml value
 """
 
 import argparse
+import importlib.util
 import json
 import os
 import re
@@ -194,6 +197,19 @@ def variables_page(shared, common_defaults, roles):
     return VARIABLES_HEAD + toc + body
 
 
+def renamed_table():
+    """The renamed variables (old -> new, the role) from the one table the roles use."""
+    path = os.path.join(ROOT, 'plugins', 'plugin_utils', '_celery_renames.py')
+    spec = importlib.util.spec_from_file_location('_celery_renames', path)
+    renames = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(renames)
+    lines = ['| old name (deprecated, removed in %s) | new name | role |' % renames.REMOVED_IN, '|---|---|---|']
+    for scope, names in sorted(renames.RENAMED.items()):
+        role = 'every role (shared)' if scope == 'celery_common' else scope
+        lines += ['| `%s` | `%s` | %s |' % (old, new, role) for old, new in sorted(names.items())]
+    return '\n'.join(lines) + '\n'
+
+
 def outputs():
     shared = load(SHARED_SPEC)['argument_specs']['main']['options']
     common_defaults = load(os.path.join('roles', 'celery_common', 'defaults', 'main.yml')) or {}
@@ -211,6 +227,7 @@ def outputs():
         out.append(readme(os.path.join('roles', role, 'README.md'), tables))
         roles.append((role, own, defaults))
     out.append((VARIABLES_PAGE, variables_page(shared, common_defaults, roles)))
+    out.append(readme(os.path.join('docs', 'naming.md'), {'renamed variables': renamed_table()}))
     return out
 
 

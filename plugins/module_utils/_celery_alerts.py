@@ -20,7 +20,7 @@ stops cleanly sends worker-offline (Flower sets 0); one that dies or hangs
 sends nothing, and its series stays at 1 until Flower forgets it:
 ``--purge_offline_workers`` seconds after its heartbeats stopped (Flower
 drops an offline worker's metrics on the next scrape), which is why the
-roles' default for celery_flower_purge_offline_workers is 60 and the alert
+roles' default for celery_flower_purge_offline_workers_s is 60 and the alert
 needs it set. Flower does not count heartbeats in ``flower_events_total``.
 """
 
@@ -126,7 +126,7 @@ def worker_rules(app, groups, broker, options=None):
                 'summary': 'Celery %s: worker group %s has {{ $value }} live workers of %d' % (
                     app, group['name'], expected),
                 'description': ('Flower lists fewer workers of group %s (queues %s) online than it deploys: one'
-                                ' stopped, or sent no heartbeat for celery_flower_purge_offline_workers seconds.'
+                                ' stopped, or sent no heartbeat for celery_flower_purge_offline_workers_s seconds.'
                                 ' Run the celeryops.deploy.status playbook: it shows which instance is down and'
                                 ' its last error lines.' % (group['name'], ', '.join(group['queues']))),
             },

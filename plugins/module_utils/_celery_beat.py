@@ -87,7 +87,7 @@ def _resolve(options):
         return result
     lock_timeout = int(options.get('lock_timeout') or 0)
     if lock_timeout < 2 * RENEWALS_PER_LOCK:
-        result['errors'].append('celery_beat_lock_timeout must be %d s or more (the lock is renewed %d times within'
+        result['errors'].append('celery_beat_lock_timeout_s must be %d s or more (the lock is renewed %d times within'
                                 ' it); got %r' % (2 * RENEWALS_PER_LOCK, RENEWALS_PER_LOCK,
                                                   options.get('lock_timeout')))
         return result
@@ -96,9 +96,9 @@ def _resolve(options):
     longest = lock_timeout // RENEWALS_PER_LOCK
     if max_interval > longest:
         result['errors'].append(
-            'celery_beat_max_interval (%d s) is longer than a third of celery_beat_lock_timeout (%d s): RedBeat'
+            'celery_beat_max_interval_s (%d s) is longer than a third of celery_beat_lock_timeout_s (%d s): RedBeat'
             ' renews its lock once per loop, so the lock would lapse between renewals and a second beat take'
-            ' over while the first still runs. Set celery_beat_max_interval to %d or less, or raise the lock'
+            ' over while the first still runs. Set celery_beat_max_interval_s to %d or less, or raise the lock'
             ' timeout.' % (max_interval, lock_timeout, longest))
         return result
     max_interval = max_interval or longest

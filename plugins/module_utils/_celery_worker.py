@@ -502,10 +502,10 @@ def consumer_timeout_errors(groups, broker):
         if group[key] >= timeout:
             errors.append(
                 'celery_worker_groups[%d] (%s).%s (%s s) reaches the broker\'s consumer timeout'
-                ' (celery_broker_consumer_timeout: %d s): RabbitMQ closes the channel of a worker that holds a'
+                ' (celery_broker_consumer_timeout_s: %d s): RabbitMQ closes the channel of a worker that holds a'
                 ' message unacknowledged that long (PRECONDITION_FAILED) and the task runs again. Raise'
                 ' consumer_timeout in rabbitmq.conf (milliseconds) or per queue (the x-consumer-timeout argument)'
-                ' above the longest task and set celery_broker_consumer_timeout to match, or split the task.'
+                ' above the longest task and set celery_broker_consumer_timeout_s to match, or split the task.'
                 % (index, group.get('name'), key, group[key], timeout))
     return errors
 

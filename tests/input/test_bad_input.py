@@ -139,8 +139,8 @@ ROLE_CASES = {
         ['set celery_beat_redbeat_redis_url']),
     'redbeat loop longer than a third of its lock': (
         'playbook_beat.yml', 'localhost,',
-        dict(GOOD, celery_beat_scheduler='redbeat.RedBeatScheduler', celery_beat_max_interval=20),
-        ['celery_beat_max_interval (20 s) is longer than a third of celery_beat_lock_timeout (30 s)']),
+        dict(GOOD, celery_beat_scheduler='redbeat.RedBeatScheduler', celery_beat_max_interval_s=20),
+        ['celery_beat_max_interval_s (20 s) is longer than a third of celery_beat_lock_timeout_s (30 s)']),
     'beat alert window too short': ('playbook_beat.yml', 'localhost,', dict(GOOD, celery_beat_alert_min_window_s=5),
                                     ['celery_beat_alert_min_window_s 20 or more seconds (got 5)']),
     'beat scheduler not a class path': ('playbook_beat.yml', 'localhost,',
@@ -168,9 +168,13 @@ ROLE_CASES = {
 }
 
 CASES = {
+    'a renamed variable set by both names, differently': (
+        dict(GOOD, celery_rollout_settle=5, celery_rollout_settle_s=9),
+        ['celery_rollout_settle and celery_rollout_settle_s are both set, to different values: set only '
+         'celery_rollout_settle_s']),
     'task as long as the rabbitmq consumer timeout': (
         dict(with_group(1, time_limit=3600), celery_broker_url='amqp://shop:%s@127.0.0.1:5672//' % SECRET),
-        ['celery_worker_groups[1] (cpu).time_limit (3600 s)', 'celery_broker_consumer_timeout: 1800 s']),
+        ['celery_worker_groups[1] (cpu).time_limit (3600 s)', 'celery_broker_consumer_timeout_s: 1800 s']),
     'autoscale with quorum queues': (
         dict(with_group(0, autoscale='8,2'), celery_broker_url='amqp://shop:%s@127.0.0.1:5672//' % SECRET,
              celery_broker_queue_type='quorum'),

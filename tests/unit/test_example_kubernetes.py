@@ -6,32 +6,19 @@ cluster), and the objects must be there, with no secret in any file a GitOps
 repository would hold (the Secrets are the user's, named by the inventory).
 """
 
-import glob
-import os
-import subprocess
-import sys
-
 import pytest
 import yaml
+from example_render import render_example
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-INVENTORY = os.path.join(ROOT, 'examples', 'kubernetes', 'hosts.yml')
 PASSWORD = 'your_broker_password_here'
 
 
 @pytest.fixture(scope='module')
 def rendered(tmp_path_factory):
-    out = tmp_path_factory.mktemp('render')
-    playbook = os.path.join(os.path.dirname(sys.executable), 'ansible-playbook')
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, '.cache', 'collections'),
-               ANSIBLE_LOCAL_TEMP=str(out / 'tmp'), ANSIBLE_NOCOLOR='1')
-    run = subprocess.run([playbook, '-i', INVENTORY, os.path.join(ROOT, 'playbooks', 'site.yml'),
-                          '-e', 'celery_k8s_manifest_dir=%s' % (out / 'shop')],
-                         env=env, capture_output=True, text=True, timeout=240, check=False)
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
-    files = dict((os.path.basename(path), open(path).read())
-                 for path in sorted(glob.glob(str(out / 'shop' / '*.yaml'))))
-    return files, run.stdout
+    code, log, files = render_example(tmp_path_factory.mktemp('render'))
+    assert code == 0, log[-5000:]
+    assert 'DEPRECATION' not in log, 'the example uses a deprecated name'
+    return files, log
 
 
 def objects(files):

@@ -170,8 +170,8 @@ def systemd_env(resolution, component, group=None):
 def unit_variables(group):
     return {'item': group, 'celery_config_dir': '/etc/celery/shop', 'celery_run_dir': '/run/celery/shop',
             'celery_state_dir': '/var/lib/celery/shop', 'celery_user': 'celery', 'celery_group': 'celery',
-            'celery_worker_measure_workload': True, 'celery_worker_restart_sec': 5,
-            'celery_worker_start_limit_burst': 10, 'celery_worker_start_limit_interval': 300,
+            'celery_worker_measure_workload': True, 'celery_worker_restart_s': 5,
+            'celery_worker_start_limit_burst': 10, 'celery_worker_start_limit_interval_s': 300,
             'celery_base_dir': '/opt/celery/shop', 'celery_log_to_file': False, 'celery_log_dir': '/var/log/celery',
             '_celery_common_install': {'sandbox': {}}}
 

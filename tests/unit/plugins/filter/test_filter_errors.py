@@ -72,14 +72,15 @@ def result():
 
 
 def test_every_filter_is_wrapped():
-    assert result()['modules'] == 6
-    assert len(result()['filters']) == 24
+    assert result()['modules'] == 7
+    assert len(result()['filters']) == 26
     assert result()['unwrapped'] == []
 
 
 def test_every_filter_has_its_sidecar_doc_and_every_doc_a_filter():
+    # A leading underscore marks the roles' own steps (_celery_internal.py): undocumented on purpose.
     docs = sorted(name[:-4] for name in os.listdir(FILTER_DIR) if name.endswith('.yml'))
-    assert docs == sorted(result()['filters'])
+    assert docs == sorted(name for name in result()['filters'] if not name.startswith('_'))
     for name in docs:
         with open(os.path.join(FILTER_DIR, name + '.yml')) as handle:
             doc = yaml.safe_load(handle)

@@ -45,14 +45,14 @@ def test_redbeat_keeps_a_shorter_loop():
 
 def test_redbeat_refuses_a_loop_that_lets_the_lock_lapse():
     errors = cbt.resolve_beat(dict(REDBEAT, max_interval=11))['errors']
-    assert len(errors) == 1 and errors[0].startswith('celery_beat_max_interval (11 s) is longer than a third of'
-                                                     ' celery_beat_lock_timeout (30 s)')
+    assert len(errors) == 1 and errors[0].startswith('celery_beat_max_interval_s (11 s) is longer than a third of'
+                                                     ' celery_beat_lock_timeout_s (30 s)')
 
 
 @pytest.mark.parametrize('lock_timeout', [0, 5, None])
 def test_redbeat_refuses_a_lock_too_short_to_renew(lock_timeout):
     errors = cbt.resolve_beat(dict(REDBEAT, lock_timeout=lock_timeout))['errors']
-    assert len(errors) == 1 and errors[0].startswith('celery_beat_lock_timeout must be 6 s or more')
+    assert len(errors) == 1 and errors[0].startswith('celery_beat_lock_timeout_s must be 6 s or more')
 
 
 def test_redbeat_on_rabbitmq_needs_its_own_redis():

@@ -140,7 +140,7 @@ def test_worker_replicas_grace_period_and_limits():
     io, cpu = services['worker-io'], services['worker-cpu-heavy']
     assert io['deploy'] == {'replicas': 3}  # no limits unless set
     assert cpu['deploy'] == {'replicas': 1, 'resources': {'limits': {'cpus': '1.5', 'memory': '400M'}}}
-    assert io['stop_grace_period'] == '300s'  # celery_worker_stop_timeout
+    assert io['stop_grace_period'] == '300s'  # celery_worker_stop_timeout_s
     assert cpu['stop_grace_period'] == '90s'  # time_limit 60 + margin 30
     assert io['stop_signal'] == cpu['stop_signal'] == 'SIGTERM'
 

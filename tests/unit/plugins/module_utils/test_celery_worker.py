@@ -321,7 +321,7 @@ def test_resolve_refuses_tasks_as_long_as_rabbitmqs_consumer_timeout(group, key)
     assert len(result['errors']) == 1
     error = result['errors'][0]
     assert error.startswith('celery_worker_groups[0] (reports).%s (' % key)
-    assert 'celery_broker_consumer_timeout: 1800 s' in error and 'consumer_timeout in rabbitmq.conf' in error
+    assert 'celery_broker_consumer_timeout_s: 1800 s' in error and 'consumer_timeout in rabbitmq.conf' in error
 
 
 def test_resolve_refuses_a_planned_workload_as_long_as_the_consumer_timeout():
