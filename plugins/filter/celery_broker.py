@@ -1,7 +1,10 @@
 # -*- coding: utf-8 -*-
 # Copyright: celeryops.deploy developers
 # Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
-"""Filters that read a broker URL (docs beside this file, one .yml per filter)."""
+"""Filters that read a broker URL.
+
+The public ones are documented beside this file, one .yml each; the roles' own steps
+are named _* and undocumented on purpose (docs/naming.md)."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -16,7 +19,7 @@ class FilterModule(object):
     """Broker filters of celeryops.deploy."""
 
     def filters(self):
-        return filter_map(celery_broker_auth=broker_auth, celery_broker_endpoint=broker_endpoint,
-                          celery_broker_settings=broker_settings, celery_compose_broker=compose_broker,
-                          celery_redis_exporter_argv=redis_exporter_argv,
-                          celery_redis_exporter_passwords=redis_exporter_passwords)
+        return filter_map(_celery_broker_auth=broker_auth, celery_broker_endpoint=broker_endpoint,
+                          celery_broker_settings=broker_settings, _celery_compose_broker=compose_broker,
+                          _celery_redis_exporter_argv=redis_exporter_argv,
+                          _celery_redis_exporter_passwords=redis_exporter_passwords)

@@ -1,7 +1,10 @@
 # -*- coding: utf-8 -*-
 # Copyright: celeryops.deploy developers
 # Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
-"""Filters for the beat and Flower command lines and beat's scheduler (docs beside this file, one .yml per filter)."""
+"""Filters for the beat and Flower command lines and beat's scheduler.
+
+The public ones are documented beside this file, one .yml each; the roles' own steps
+are named _* and undocumented on purpose (docs/naming.md)."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -20,5 +23,5 @@ class FilterModule(object):
     """Command line filters of celeryops.deploy."""
 
     def filters(self):
-        return filter_map(celery_beat_argv=beat_argv, celery_beat_resolve=resolve_beat, celery_flower_argv=flower_argv,
+        return filter_map(_celery_beat_argv=beat_argv, _celery_beat_resolve=resolve_beat, _celery_flower_argv=flower_argv,
                           celery_flower_health_url=flower_health_url)

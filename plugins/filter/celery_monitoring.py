@@ -1,7 +1,10 @@
 # -*- coding: utf-8 -*-
 # Copyright: celeryops.deploy developers
 # Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
-"""Filters for monitoring (docs beside this file, one .yml per filter)."""
+"""Filters for monitoring.
+
+The public ones are documented beside this file, one .yml each; the roles' own steps
+are named _* and undocumented on purpose (docs/naming.md)."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -19,4 +22,4 @@ class FilterModule(object):
     """Monitoring filters of celeryops.deploy."""
 
     def filters(self):
-        return filter_map(celery_prometheus_files=_files)
+        return filter_map(_celery_prometheus_files=_files)

@@ -2,7 +2,10 @@
 # Copyright: celeryops.deploy developers
 # Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
 """Filters for worker groups and rollouts: the one resolving step and the
-celery_systemd_rollout inputs (docs beside this file, one .yml per filter)."""
+celery_systemd_rollout inputs.
+
+The public ones are documented beside this file, one .yml each; the roles' own steps
+are named _* and undocumented on purpose (docs/naming.md)."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -30,5 +33,5 @@ class FilterModule(object):
     """Worker group filters of celeryops.deploy."""
 
     def filters(self):
-        return filter_map(celery_worker_resolve=resolve_groups, celery_worker_instances=instance_units,
-                          celery_worker_rollout=celery_worker_rollout, celery_unit_rollout=celery_unit_rollout)
+        return filter_map(_celery_worker_resolve=resolve_groups, _celery_worker_instances=instance_units,
+                          _celery_worker_rollout=celery_worker_rollout, _celery_unit_rollout=celery_unit_rollout)

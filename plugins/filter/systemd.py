@@ -1,7 +1,10 @@
 # -*- coding: utf-8 -*-
 # Copyright: celeryops.deploy developers
 # Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
-"""Filters that quote values for systemd unit and env files (docs beside this file, one .yml per filter)."""
+"""Filters that quote values for systemd unit and env files.
+
+The public ones are documented beside this file, one .yml each; the roles' own steps
+are named _* and undocumented on purpose (docs/naming.md)."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -37,5 +40,5 @@ class FilterModule(object):
     """systemd filters of celeryops.deploy."""
 
     def filters(self):
-        return filter_map(systemd_directives=systemd_directives, systemd_env_quote=systemd_env_quote,
-                          systemd_exec_args=systemd_exec_args, systemd_exec_start=systemd_exec_start)
+        return filter_map(_systemd_directives=systemd_directives, systemd_env_quote=systemd_env_quote,
+                          systemd_exec_args=systemd_exec_args, _systemd_exec_start=systemd_exec_start)

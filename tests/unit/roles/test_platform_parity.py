@@ -87,7 +87,7 @@ def jinja():
         'bool': lambda value: value if isinstance(value, bool) else str(value).lower() in ('1', 'true', 'yes', 'on'),
         'combine': lambda *dicts: dict((key, value) for item in dicts for key, value in item.items()),
         'celeryops.deploy.systemd_env_quote': lambda value: quote_env_value(str(value)),
-        'celeryops.deploy.systemd_directives': render_directives,
+        'celeryops.deploy._systemd_directives': render_directives,
     })
     return env
 
