@@ -5,6 +5,7 @@
 
 _celery_renamed     the defined variable names, the play's roles -> [[old, new]] of renamed variables set by their old name
 _celery_deprecated  those pairs, the old and the new values -> the errors (both set, different); warns once per old name
+_celery_warn        deprecation messages (old worker group keys) -> warns once each; True
 """
 
 from __future__ import absolute_import, division, print_function
@@ -23,8 +24,14 @@ def deprecated(pairs, old_values, new_values):
     return conflicts(pairs, old_values, new_values)
 
 
+def warn(messages):
+    for message in messages:
+        Display().deprecated(message, version='0.4.0', collection_name='celeryops.deploy')
+    return True
+
+
 class FilterModule(object):
     """Internal filters of celeryops.deploy."""
 
     def filters(self):
-        return filter_map(_celery_renamed=renamed_set, _celery_deprecated=deprecated)
+        return filter_map(_celery_renamed=renamed_set, _celery_deprecated=deprecated, _celery_warn=warn)

@@ -79,6 +79,28 @@ ARGV_SETTINGS = {'worker_concurrency': 'concurrency', 'worker_pool': 'pool',
 FORBIDDEN_ARGS = ('--detach', '-D', '--hostname', '-n', '--pidfile', '--logfile', '-f',
                   '--queues', '-Q', '--pool', '-P')
 
+# Group keys renamed to the naming scheme (docs/naming.md): (public name, the
+# name the code works in, the factor from the public unit to the internal
+# one). The code keeps Celery's and the plan's names; a group is read in the
+# public names at the door (public_groups) and its errors speak them
+# (public_errors). The old names still work, with a deprecation warning,
+# until 0.4.0: max_memory_per_child then in KiB, Celery's unit.
+GROUP_RENAMES = (
+    ('time_limit_s', 'time_limit', 1),
+    ('soft_time_limit_s', 'soft_time_limit', 1),
+    ('stop_timeout_s', 'stop_timeout', 1),
+    ('start_timeout_s', 'start_timeout', 1),
+    ('watchdog_s', 'watchdog', 1),
+    ('max_memory_per_child_mb', 'max_memory_per_child', 1024),
+    ('pool_autoscale', 'autoscale', 1),
+    ('k8s_autoscaling', 'autoscaling', 1),
+    ('backlog_per_worker', 'autoscale_queue_length', 1),
+)
+GROUP_REMOVED_IN = '0.4.0'
+_INTERNAL_TO_PUBLIC = dict((internal, public) for public, internal, _ in GROUP_RENAMES)
+_KEY_IN_MESSAGE = re.compile(r'(celery_worker_groups\[\d+\](?: \([^)]*\))?\.|both |below |key \'|with )(%s)(?![\w])'
+                             % '|'.join(sorted(_INTERNAL_TO_PUBLIC, key=len, reverse=True)))
+
 
 def _is_int(value):
     return isinstance(value, int) and not isinstance(value, bool)
@@ -97,7 +119,8 @@ def _group_errors(index, group):
         where = 'celery_worker_groups[%d] (%s)' % (index, name)
     unknown = sorted(set(group) - KNOWN_KEYS)
     if unknown:
-        errors.append('%s has unknown keys: %s (known: %s)' % (where, ', '.join(unknown), ', '.join(sorted(KNOWN_KEYS))))
+        known = sorted(_INTERNAL_TO_PUBLIC.get(key, key) for key in KNOWN_KEYS - set(('plan_summary', 'plan_reasons')))
+        errors.append('%s has unknown keys: %s (known: %s)' % (where, ', '.join(unknown), ', '.join(known)))
     queues = group.get('queues')
     if not isinstance(queues, list) or not queues:
         errors.append('%s.queues must be a non-empty list of queue names; got %r' % (where, queues))
@@ -526,6 +549,41 @@ def quorum_errors(groups, settings, broker):
     return errors
 
 
+def public_groups(groups):
+    """The groups as the user wrote them -> (the groups in the code's key names, deprecation messages, errors).
+
+    A public key (time_limit_s) becomes the internal one (time_limit), times
+    its factor (max_memory_per_child_mb: MiB to KiB); an old key stays as it
+    is, with a message naming the new one; both set is an error.
+    """
+    if not isinstance(groups, list):
+        return groups, [], []
+    out, deprecations, errors = [], [], []
+    for index, group in enumerate(groups):
+        if not isinstance(group, dict):
+            out.append(group)
+            continue
+        where = 'celery_worker_groups[%d]%s' % (index, ' (%s)' % group['name'] if isinstance(group.get('name'), str) else '')
+        item = dict(group)
+        for public, internal, factor in GROUP_RENAMES:
+            if public in item and internal in item:
+                errors.append('%s sets both %s and %s (its deprecated name): set only %s' % (where, public, internal, public))
+            elif internal in item:
+                deprecations.append('%s.%s is deprecated: use %s%s' % (
+                    where, internal, public, ' (MiB, not KiB)' if factor != 1 else ''))
+            elif public in item:
+                value = item.pop(public)
+                item[internal] = value * factor if _is_int(value) and factor != 1 else value
+        out.append(item)
+    return out, deprecations, errors
+
+
+def public_errors(errors):
+    """Messages about groups in the public key names (the code's names are internal)."""
+    return [_KEY_IN_MESSAGE.sub(lambda match: match.group(1) + _INTERNAL_TO_PUBLIC[match.group(2)], error)
+            for error in errors]
+
+
 RESOLVE_OPTIONS = ('log_level', 'default_stop_timeout', 'stop_margin', 'extra_args', 'settings', 'start_timeout',
                    'watchdog')
 
@@ -539,7 +597,8 @@ def resolve_groups(groups, options, planned=None):
     and ``systemd`` (see systemd_fields) when the platform is systemd. ``planned``: the ``groups`` of a
     celery_worker_plan result, None before the plan ran.
 
-    Returns ``errors`` (each naming the variable), ``plan_request`` (the
+    Returns ``errors`` (each naming the variable), ``deprecations`` (old
+    group keys used, see public_groups), ``plan_request`` (the
     celery_worker_plan ``groups``: the groups that describe a workload) and
     ``groups``, resolved: the plan laid under what each group sets, every
     default filled in, the command line and (systemd) the unit's values.
@@ -548,8 +607,10 @@ def resolve_groups(groups, options, planned=None):
     """
     broker = options.get('broker') or {}
     settings = options.get('settings')
-    result = {'errors': group_errors(groups, settings) + quorum_errors(groups, settings, broker),
-              'plan_request': [], 'groups': []}
+    groups, deprecations, errors = public_groups(groups)
+    result = {'errors': errors, 'deprecations': deprecations, 'plan_request': [], 'groups': []}
+    if not errors:
+        result['errors'] = public_errors(group_errors(groups, settings) + quorum_errors(groups, settings, broker))
     if result['errors']:
         return result
     result['plan_request'] = plan_input(groups)
@@ -557,7 +618,7 @@ def resolve_groups(groups, options, planned=None):
         return result
     merged = apply_plan(groups, planned or [])
     # The plan's values are checked like the user's (prefork-only options on a planned threads pool).
-    result['errors'] = group_errors(merged, settings) + consumer_timeout_errors(merged, broker)
+    result['errors'] = public_errors(group_errors(merged, settings) + consumer_timeout_errors(merged, broker))
     if result['errors']:
         return result
     kwargs = dict((key, options[key]) for key in RESOLVE_OPTIONS if options.get(key) is not None)

@@ -172,13 +172,17 @@ CASES = {
         dict(GOOD, celery_rollout_settle=5, celery_rollout_settle_s=9),
         ['celery_rollout_settle and celery_rollout_settle_s are both set, to different values: set only '
          'celery_rollout_settle_s']),
+    'a worker group key set by both names': (
+        with_group(1, time_limit_s=60, time_limit=60),
+        ['celery_worker_groups[1] (cpu) sets both time_limit_s and time_limit (its deprecated name): set only '
+         'time_limit_s']),
     'task as long as the rabbitmq consumer timeout': (
-        dict(with_group(1, time_limit=3600), celery_broker_url='amqp://shop:%s@127.0.0.1:5672//' % SECRET),
-        ['celery_worker_groups[1] (cpu).time_limit (3600 s)', 'celery_broker_consumer_timeout_s: 1800 s']),
+        dict(with_group(1, time_limit_s=3600), celery_broker_url='amqp://shop:%s@127.0.0.1:5672//' % SECRET),
+        ['celery_worker_groups[1] (cpu).time_limit_s (3600 s)', 'celery_broker_consumer_timeout_s: 1800 s']),
     'autoscale with quorum queues': (
-        dict(with_group(0, autoscale='8,2'), celery_broker_url='amqp://shop:%s@127.0.0.1:5672//' % SECRET,
+        dict(with_group(0, pool_autoscale='8,2'), celery_broker_url='amqp://shop:%s@127.0.0.1:5672//' % SECRET,
              celery_broker_queue_type='quorum'),
-        ['celery_worker_groups[0] (io).autoscale is set, but celery_broker_queue_type is quorum']),
+        ['celery_worker_groups[0] (io).pool_autoscale is set, but celery_broker_queue_type is quorum']),
     'quorum queues on a redis broker': (
         dict(GOOD, celery_broker_queue_type='quorum'),
         ['celery_broker_queue_type is quorum, a RabbitMQ queue type, but celery_broker_url is not']),
@@ -265,7 +269,7 @@ COMPOSE_CASES = {
                              ['celery_k8s_namespace must be a DNS label']),
     'keda on an sqs broker': (compose_with(celery_platform='kubernetes', celery_k8s_autoscaling='keda',
                                            celery_broker_url='sqs://your_aws_key_here:%s@' % SECRET),
-                              ["celery_k8s_autoscaling (or a worker group's autoscaling) is 'keda'"]),
+                              ["celery_k8s_autoscaling (or a worker group's k8s_autoscaling) is 'keda'"]),
     'kubernetes plan from the controller': (
         compose_with(celery_platform='kubernetes', celery_worker_groups=[
             {'name': 'io', 'queues': ['io'], 'kind': 'io', 'task_memory_mb': 30, 'avg_duration_s': 0.05}]),

@@ -8,6 +8,7 @@ names set must warn for each, naming the new one, and render their values;
 an old and a new name set to different values must fail preflight.
 """
 
+import json
 import os
 import re
 
@@ -86,3 +87,20 @@ def test_an_old_and_a_new_name_that_disagree_fail_preflight(tmp_path):
     assert code != 0
     assert 'celery_k8s_progress_deadline and celery_k8s_progress_deadline_s are both set, to different values' in log
     assert not files, 'nothing may be rendered'
+
+
+def test_old_worker_group_keys_warn_and_still_work(tmp_path):
+    groups = [{'name': 'io', 'queues': ['io'], 'pool': 'threads', 'concurrency': 4, 'time_limit': 120,
+               'autoscaling': 'keda', 'memory_limit_mb': 256},
+              {'name': 'reports', 'queues': ['reports'], 'pool': 'prefork', 'concurrency': 2,
+               'max_memory_per_child': 153600}]
+    code, log, files = render_example(tmp_path, json.dumps({'celery_worker_groups': groups}))
+    assert code == 0, log[-5000:]
+    flat = ' '.join(log.split())
+    for old, new in (('(io).time_limit', 'time_limit_s'), ('(io).autoscaling', 'k8s_autoscaling'),
+                     ('(reports).max_memory_per_child', 'max_memory_per_child_mb (MiB, not KiB)')):
+        assert '[DEPRECATION WARNING]: celery_worker_groups[%d] %s is deprecated: use %s' % (
+            0 if '(io)' in old else 1, old, new) in flat, old
+    worker = files['20-worker.yaml']
+    assert '--time-limit=120' in worker and '--max-memory-per-child=153600' in worker
+    assert 'kind: ScaledObject' in worker

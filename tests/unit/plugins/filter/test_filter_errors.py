@@ -73,7 +73,7 @@ def result():
 
 def test_every_filter_is_wrapped():
     assert result()['modules'] == 7
-    assert len(result()['filters']) == 26
+    assert len(result()['filters']) == 27
     assert result()['unwrapped'] == []
 
 

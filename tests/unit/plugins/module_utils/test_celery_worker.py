@@ -309,10 +309,10 @@ RABBITMQ = {'type': 'rabbitmq', 'consumer_timeout': 1800}
 
 
 @pytest.mark.parametrize('group, key', [
-    ({'time_limit': 3600}, 'time_limit'),
-    ({'soft_time_limit': 1800}, 'soft_time_limit'),
+    ({'time_limit_s': 3600}, 'time_limit_s'),
+    ({'soft_time_limit_s': 1800}, 'soft_time_limit_s'),
     # The time limit speaks for the task even when its average is short.
-    ({'time_limit': 2000, 'avg_duration_s': 5}, 'time_limit'),
+    ({'time_limit_s': 2000, 'avg_duration_s': 5}, 'time_limit_s'),
 ])
 def test_resolve_refuses_tasks_as_long_as_rabbitmqs_consumer_timeout(group, key):
     groups = [dict({'name': 'reports', 'queues': ['reports']}, **group)]
@@ -372,10 +372,10 @@ def test_resolve_classic_queues_add_no_settings():
 
 
 def test_resolve_refuses_autoscale_with_quorum_queues_naming_both_variables():
-    groups = [{'name': 'io', 'queues': ['io'], 'autoscale': '8,2'}, {'name': 'cpu', 'queues': ['cpu']}]
+    groups = [{'name': 'io', 'queues': ['io'], 'pool_autoscale': '8,2'}, {'name': 'cpu', 'queues': ['cpu']}]
     result = cw.resolve_groups(groups, dict(OPTIONS, broker=QUORUM))
     assert result['groups'] == [] and len(result['errors']) == 1
-    assert result['errors'][0].startswith('celery_worker_groups[0] (io).autoscale is set, but'
+    assert result['errors'][0].startswith('celery_worker_groups[0] (io).pool_autoscale is set, but'
                                           ' celery_broker_queue_type is quorum')
     # The same group on classic queues is fine.
     assert cw.resolve_groups(groups, dict(OPTIONS, broker=RABBITMQ))['errors'] == []
@@ -390,3 +390,64 @@ def test_resolve_refuses_autoscale_with_quorum_queues_naming_both_variables():
 def test_resolve_refuses_settings_that_undo_quorum_queues(options, groups, where):
     result = cw.resolve_groups(groups, dict(OPTIONS, broker=QUORUM, **options))
     assert result['groups'] == [] and any(error.startswith(where) for error in result['errors'])
+
+
+# --- renamed group keys (docs/naming.md) -------------------------------------
+
+PUBLIC_GROUPS = [
+    {'name': 'io', 'queues': ['io'], 'pool': 'threads', 'concurrency': 4, 'time_limit_s': 120,
+     'soft_time_limit_s': 100, 'watchdog_s': 20, 'stop_timeout_s': 200, 'start_timeout_s': 60, 'backlog_per_worker': 8},
+    {'name': 'cpu', 'queues': ['cpu'], 'max_memory_per_child_mb': 150, 'pool_autoscale': '4,2',
+     'k8s_autoscaling': 'keda'},
+]
+
+
+def test_public_keys_are_read_in_the_codes_units():
+    groups, deprecations, errors = cw.public_groups(PUBLIC_GROUPS)
+    assert (deprecations, errors) == ([], [])
+    assert groups[0] == {'name': 'io', 'queues': ['io'], 'pool': 'threads', 'concurrency': 4, 'time_limit': 120,
+                         'soft_time_limit': 100, 'watchdog': 20, 'stop_timeout': 200, 'start_timeout': 60,
+                         'autoscale_queue_length': 8}
+    assert groups[1]['max_memory_per_child'] == 150 * 1024 and groups[1]['autoscale'] == '4,2'
+    assert groups[1]['autoscaling'] == 'keda'
+    argv = cw.resolve_groups(PUBLIC_GROUPS, {'app_module': 'shop.celery:app'})['groups'][1]['argv']
+    assert '--max-memory-per-child=153600' in argv and '--autoscale=4,2' in argv
+
+
+def test_old_keys_still_work_and_are_named():
+    old = [{'name': 'io', 'queues': ['io'], 'pool': 'threads', 'time_limit': 120, 'autoscaling': 'hpa'},
+           {'name': 'cpu', 'queues': ['cpu'], 'max_memory_per_child': 200000}]
+    groups, deprecations, errors = cw.public_groups(old)
+    assert errors == [] and groups == old
+    assert deprecations == ['celery_worker_groups[0] (io).time_limit is deprecated: use time_limit_s',
+                            'celery_worker_groups[0] (io).autoscaling is deprecated: use k8s_autoscaling',
+                            'celery_worker_groups[1] (cpu).max_memory_per_child is deprecated: use '
+                            'max_memory_per_child_mb (MiB, not KiB)']
+    result = cw.resolve_groups(old, {'app_module': 'shop.celery:app'})
+    assert result['deprecations'] == deprecations
+    assert '--max-memory-per-child=200000' in result['groups'][1]['argv']
+
+
+def test_both_names_of_a_key_are_refused():
+    result = cw.resolve_groups([{'name': 'io', 'queues': ['io'], 'watchdog': 20, 'watchdog_s': 30}],
+                               {'app_module': 'shop.celery:app'})
+    assert result['errors'] == ['celery_worker_groups[0] (io) sets both watchdog_s and watchdog (its deprecated '
+                                'name): set only watchdog_s']
+    assert result['groups'] == []
+
+
+@pytest.mark.parametrize('group, fragment', [
+    ({'name': 'io', 'queues': ['io'], 'pool': 'threads', 'max_memory_per_child_mb': 100},
+     '(io).max_memory_per_child_mb only works with the prefork pool'),
+    ({'name': 'io', 'queues': ['io'], 'soft_time_limit_s': 100, 'time_limit_s': 50},
+     '(io).soft_time_limit_s (100) must be below time_limit_s (50)'),
+    ({'name': 'io', 'queues': ['io'], 'pool_autoscale': '4,2', 'concurrency': 2},
+     '(io) sets both pool_autoscale and concurrency'),
+    ({'name': 'io', 'queues': ['io'], 'k8s_autoscaling': 'knative'}, '(io).k8s_autoscaling must be one of'),
+    ({'name': 'io', 'queues': ['io'], 'backlog_per_worker': 0}, '(io).backlog_per_worker must be a whole number'),
+    ({'name': 'io', 'queues': ['io'], 'settings': {'worker_max_memory_per_child': 1}},
+     "use the worker group key 'max_memory_per_child_mb'"),
+])
+def test_errors_name_the_public_key(group, fragment):
+    errors = cw.resolve_groups([group], {'app_module': 'shop.celery:app'})['errors']
+    assert len(errors) == 1 and fragment in errors[0], errors
