@@ -97,7 +97,7 @@ GROUP_RENAMES = (
     ('backlog_per_worker', 'autoscale_queue_length', 1),
 )
 GROUP_REMOVED_IN = '0.4.0'
-_INTERNAL_TO_PUBLIC = dict((internal, public) for public, internal, _ in GROUP_RENAMES)
+_INTERNAL_TO_PUBLIC = dict((rename[1], rename[0]) for rename in GROUP_RENAMES)
 _KEY_IN_MESSAGE = re.compile(r'(celery_worker_groups\[\d+\](?: \([^)]*\))?\.|both |below |key \'|with )(%s)(?![\w])'
                              % '|'.join(sorted(_INTERNAL_TO_PUBLIC, key=len, reverse=True)))
 
