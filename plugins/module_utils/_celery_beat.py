@@ -142,8 +142,8 @@ def k8s_state(options):
         errors.append('celery_beat_k8s_state is claim: celery_beat_k8s_state_claim must name your'
                       ' PersistentVolumeClaim (a DNS label), got %r' % state['claim'])
     if kind == 'statefulset' and not re.match(r'^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$', state['size']):
-        errors.append('celery_beat_k8s_state_size must be a Kubernetes quantity such as 64Mi, got %r'
-                      % state['size'])
+        errors.append('celery_beat_k8s_state_size (deprecated; celery_beat_k8s_state_size_mb) must be a Kubernetes'
+                      ' quantity such as 64Mi, got %r' % state['size'])
     return {'state': state, 'errors': errors}
 
 

@@ -53,16 +53,37 @@ RENAMED = {
 }
 
 
+# Sizes renamed to whole MiB (scope -> {old: (new, the unit the renderer appends)}). An old size string, when
+# set, is used as it is (a claim's size cannot change, so nothing is converted); the new name then has its
+# default, so old and new cannot be compared: the old one wins, and the warning says so.
+RESIZED = {
+    'celery_common': {
+        'celery_logrotate_maxsize': ('celery_logrotate_maxsize_mb', 'M'),
+        'celery_compose_log_max_size': ('celery_compose_log_max_size_mb', 'm'),
+    },
+    'celery_beat': {'celery_beat_k8s_state_size': ('celery_beat_k8s_state_size_mb', 'Mi')},
+    'celery_flower': {'celery_flower_k8s_state_size': ('celery_flower_k8s_state_size_mb', 'Mi')},
+}
+
+
 def renamed_set(names, roles):
     """[[old, new]] of the renamed variables whose old name is among ``names`` (the defined ones): the
     shared ones, and those of each role in ``roles`` (the play's roles; others have none)."""
     scopes = ['celery_common'] + [role.split('.')[-1] for role in roles]
     table = dict((old, new) for scope in scopes for old, new in RENAMED.get(scope, {}).items())
+    table.update((old, new[0]) for scope in scopes for old, new in RESIZED.get(scope, {}).items())
     defined = set(names)
     return [[old, new] for old, new in sorted(table.items()) if old in defined]
 
 
+def _resized(old):
+    return any(old in names for names in RESIZED.values())
+
+
 def deprecation(old, new):
+    if _resized(old):
+        return ('%s is deprecated: use %s (a whole number of MiB); until then the size string given is used as it is'
+                % (old, new))
     return '%s is deprecated: use %s (the same value, in seconds)' % (old, new)
 
 
@@ -72,4 +93,4 @@ def conflicts(pairs, old_values, new_values):
         raise ValueError('%d renamed variables but %d old and %d new values' % (len(pairs), len(old_values), len(new_values)))
     return ['%s and %s are both set, to different values: set only %s' % (old, new, new)
             for (old, new), old_value, new_value in zip(pairs, old_values, new_values)
-            if str(old_value) != str(new_value)]
+            if str(old_value) != str(new_value) and not _resized(old)]

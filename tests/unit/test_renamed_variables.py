@@ -104,3 +104,39 @@ def test_old_worker_group_keys_warn_and_still_work(tmp_path):
     worker = files['20-worker.yaml']
     assert '--time-limit=120' in worker and '--max-memory-per-child=153600' in worker
     assert 'kind: ScaledObject' in worker
+
+
+RESIZED = [(scope, old, new, unit) for scope, table in sorted(renames.RESIZED.items())
+           for old, (new, unit) in sorted(table.items())]
+
+
+@pytest.mark.parametrize('scope, old, new, unit', RESIZED)
+def test_sizes_are_whole_mib_and_the_old_strings_stay_in_the_spec(scope, old, new, unit):
+    assert new.endswith('_mb') and unit in ('M', 'm', 'Mi')
+    options = _load(SPEC % scope)['argument_specs']['main']['options']
+    assert options[new]['type'] == 'int' and isinstance(options[new]['default'], int)
+    assert options[old]['type'] == 'str' and 'default' not in options[old]
+    assert 'Deprecated: use O(%s)' % new in ' '.join(options[old]['description'].split())
+    defaults = _load(DEFAULTS % scope)
+    assert old not in defaults and defaults[new] == options[new]['default']
+
+
+def test_an_old_size_string_is_used_as_it_is_and_never_refused():
+    pairs = renames.renamed_set(['celery_logrotate_maxsize', 'celery_logrotate_maxsize_mb'], [])
+    assert pairs == [['celery_logrotate_maxsize', 'celery_logrotate_maxsize_mb']]
+    assert renames.conflicts(pairs, ['1G'], [100]) == []
+    assert 'the size string given is used as it is' in renames.deprecation(*pairs[0])
+
+
+def test_an_old_claim_size_renders_unchanged(tmp_path):
+    code, log, files = render_example(tmp_path, 'celery_flower_persistent=true', 'celery_flower_k8s_state_size=300Mi')
+    assert code == 0, log[-5000:]
+    assert 'storage: 300Mi' in files['40-flower.yaml']
+    assert '[DEPRECATION WARNING]: celery_flower_k8s_state_size is deprecated: use celery_flower_k8s_state_size_mb' \
+        in ' '.join(log.split())
+
+
+def test_the_new_claim_size_renders_in_mib(tmp_path):
+    code, log, files = render_example(tmp_path, 'celery_flower_persistent=true', 'celery_flower_k8s_state_size_mb=512')
+    assert code == 0, log[-5000:]
+    assert 'storage: 512Mi' in files['40-flower.yaml'] and 'DEPRECATION' not in log

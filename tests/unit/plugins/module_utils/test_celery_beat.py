@@ -119,7 +119,7 @@ def test_k8s_state_refused_for_several_replicas():
 
 def test_k8s_state_size_must_be_a_quantity():
     errors = k8s(k8s_state='statefulset', k8s_state_size='lots')['errors']
-    assert any('celery_beat_k8s_state_size must be a Kubernetes quantity' in error for error in errors)
+    assert any('celery_beat_k8s_state_size (deprecated; celery_beat_k8s_state_size_mb) must be a Kubernetes quantity' in error for error in errors)
 
 
 def test_cronjobs_that_are_right():
