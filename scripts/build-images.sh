@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Local base image for the test hosts: Debian 12 with systemd as PID 1, Python
-# 3 (venv, packaging) and redis-server, made with debootstrap from the
-# machine's own Debian mirror, since no image registry can be reached.
+# Local base images for the test hosts: Debian 12 (and 13, trixie) with
+# systemd as PID 1, Python 3 (venv, packaging) and redis-server, made with
+# debootstrap from the machine's own Debian mirror, since no image registry
+# can be reached.
 # Skips the build when the image already exists (set REBUILD=1 to force).
 # Then the RabbitMQ and broker-exporter host images, built on it (see
 # build_on_base).
 source "$(dirname "$0")/lib.sh"
 
 build_base() {
+local suite=$1 image=$2
 need_root "debootstrap"
 apt_install debootstrap
 
@@ -21,9 +23,9 @@ packages=(
 mirror=$(debian_mirror)
 rootfs=$(mktemp -d /var/tmp/celeryops-rootfs.XXXXXX)
 trap 'rm -rf "$rootfs"' EXIT
-log "debootstrap bookworm into $rootfs (about 75-120 s)"
+log "debootstrap $suite into $rootfs (about 75-120 s)"
 include=$(IFS=,; echo "${packages[*]}")
-debootstrap --variant=minbase --include="$include" bookworm "$rootfs" "$mirror" >"$rootfs.log" 2>&1 \
+debootstrap --variant=minbase --include="$include" "$suite" "$rootfs" "$mirror" >"$rootfs.log" 2>&1 \
   || { tail -n 30 "$rootfs.log" >&2; die "debootstrap failed"; }
 rm -f "$rootfs.log"
 
@@ -37,12 +39,14 @@ chroot "$rootfs" systemctl mask systemd-udevd.service systemd-udevd-control.sock
 : >"$rootfs/etc/machine-id"
 rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
 
-log "importing as $BASE_IMAGE"
+log "importing as $image"
 tar -C "$rootfs" -c . | docker import \
   --change 'CMD ["/lib/systemd/systemd"]' \
   --change 'ENV container=docker' \
-  - "$BASE_IMAGE" >/dev/null
-log "built $BASE_IMAGE"
+  - "$image" >/dev/null
+rm -rf "$rootfs"
+trap - EXIT
+log "built $image"
 }
 
 # Host images on top of the base image with one Debian package more, its
@@ -79,10 +83,13 @@ DOCKERFILE
   log "built $image"
 }
 
-if [ -n "${REBUILD:-}" ] || ! docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
-  build_base
-else
-  log "image $BASE_IMAGE present"
-fi
+for base in "bookworm $BASE_IMAGE" "trixie $TRIXIE_IMAGE"; do
+  read -r suite image <<<"$base"
+  if [ -n "${REBUILD:-}" ] || ! docker image inspect "$image" >/dev/null 2>&1; then
+    build_base "$suite" "$image"
+  else
+    log "image $image present"
+  fi
+done
 build_on_base "$RABBITMQ_IMAGE" rabbitmq-server
 build_on_base "$EXPORTER_IMAGE" prometheus-redis-exporter

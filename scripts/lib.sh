@@ -12,6 +12,9 @@ VENV="${CELERYOPS_VENV:-$ROOT/.venv}"
 export VENV
 BASE_IMAGE="${CELERYOPS_BASE_IMAGE:-celeryops/debian12-systemd:latest}"
 export BASE_IMAGE
+# Debian 13 (trixie) hosts, built the same way: the rabbitmq scenario's app hosts.
+TRIXIE_IMAGE="${CELERYOPS_TRIXIE_IMAGE:-celeryops/debian13-systemd:latest}"
+export TRIXIE_IMAGE
 RABBITMQ_IMAGE="${CELERYOPS_RABBITMQ_IMAGE:-celeryops/debian12-rabbitmq:latest}"
 export RABBITMQ_IMAGE
 EXPORTER_IMAGE="${CELERYOPS_EXPORTER_IMAGE:-celeryops/debian12-redis-exporter:latest}"
