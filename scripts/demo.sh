@@ -196,7 +196,7 @@ fi)
     celery_worker_acks_late: true
     celery_worker_reject_on_worker_lost: true
     celery_worker_settings: {broker_transport_options: {visibility_timeout: ${DEMO_VISIBILITY_TIMEOUT:-3600}}}
-    celery_pip_extra_args: --no-index --find-links /srv/wheelhouse
+    celery_pip_extra_args: [--no-index, --find-links, /srv/wheelhouse]
     celery_worker_groups:
       - {name: io, queues: [io, celery], pool: threads, concurrency: 16}
       - {name: cpu, queues: [cpu], pool: prefork, concurrency: 2, instances: 2, prefetch_multiplier: 1}

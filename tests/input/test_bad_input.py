@@ -176,6 +176,9 @@ CASES = {
         with_group(1, time_limit_s=60, time_limit=60),
         ['celery_worker_groups[1] (cpu) sets both time_limit_s and time_limit (its deprecated name): set only '
          'time_limit_s']),
+    'pip arguments that are not strings': (
+        dict(GOOD, celery_pip_extra_args=['--no-index', {'find-links': '/srv'}]),
+        ['celery_pip_extra_args']),
     'task as long as the rabbitmq consumer timeout': (
         dict(with_group(1, time_limit_s=3600), celery_broker_url='amqp://shop:%s@127.0.0.1:5672//' % SECRET),
         ['celery_worker_groups[1] (cpu).time_limit_s (3600 s)', 'celery_broker_consumer_timeout_s: 1800 s']),
