@@ -10,8 +10,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.celeryops.deploy.plugins.module_utils._celery_beat import resolve_beat
-from ansible_collections.celeryops.deploy.plugins.module_utils._celery_cmd import (
+from ansible_collections.celeryops.deploy.plugins.plugin_utils._celery_beat import resolve_beat
+from ansible_collections.celeryops.deploy.plugins.plugin_utils._celery_cmd import (
     beat_argv,
     flower_argv,
     flower_health_url,

@@ -11,9 +11,9 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.celeryops.deploy.plugins.module_utils._celery_compose import fragment
-from ansible_collections.celeryops.deploy.plugins.module_utils._celery_k8s import checksum, manifests
-from ansible_collections.celeryops.deploy.plugins.module_utils._celery_k8s_pod import settings_errors
-from ansible_collections.celeryops.deploy.plugins.module_utils._celery_k8s_rollout import rollout_status
+from ansible_collections.celeryops.deploy.plugins.plugin_utils._celery_k8s import checksum, manifests
+from ansible_collections.celeryops.deploy.plugins.plugin_utils._celery_k8s_pod import settings_errors
+from ansible_collections.celeryops.deploy.plugins.plugin_utils._celery_k8s_rollout import rollout_status
 from ansible_collections.celeryops.deploy.plugins.plugin_utils._filter import filter_map
 
 

@@ -10,7 +10,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.celeryops.deploy.plugins.module_utils._celery_alerts import files_for
+from ansible_collections.celeryops.deploy.plugins.plugin_utils._celery_alerts import files_for
 from ansible_collections.celeryops.deploy.plugins.plugin_utils._filter import filter_map
 
 

@@ -11,7 +11,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible.module_utils.common.text.converters import to_text
-from ansible_collections.celeryops.deploy.plugins.module_utils._systemd_env import quote_env_value
+from ansible_collections.celeryops.deploy.plugins.plugin_utils._systemd_env import quote_env_value
 from ansible_collections.celeryops.deploy.plugins.module_utils._systemd_exec import exec_args, launcher_exec_start
 from ansible_collections.celeryops.deploy.plugins.module_utils._systemd_unit import render_directives
 from ansible_collections.celeryops.deploy.plugins.plugin_utils._filter import filter_map

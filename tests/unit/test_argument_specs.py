@@ -31,7 +31,7 @@ import pytest
 import yaml
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
-from ansible_collections.celeryops.deploy.plugins.module_utils import _celery_beat, _celery_k8s
+from ansible_collections.celeryops.deploy.plugins.plugin_utils import _celery_beat, _celery_k8s
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

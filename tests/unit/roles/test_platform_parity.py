@@ -30,12 +30,12 @@ import jinja2
 import pytest
 import yaml
 
-from ansible_collections.celeryops.deploy.plugins.module_utils import _celery_beat as cbeat
+from ansible_collections.celeryops.deploy.plugins.plugin_utils import _celery_beat as cbeat
 from ansible_collections.celeryops.deploy.plugins.module_utils import _celery_broker as cb
 from ansible_collections.celeryops.deploy.plugins.module_utils import _celery_compose as cc
-from ansible_collections.celeryops.deploy.plugins.module_utils import _celery_k8s as ck
+from ansible_collections.celeryops.deploy.plugins.plugin_utils import _celery_k8s as ck
 from ansible_collections.celeryops.deploy.plugins.module_utils import _celery_worker as cw
-from ansible_collections.celeryops.deploy.plugins.module_utils._systemd_env import quote_env_value
+from ansible_collections.celeryops.deploy.plugins.plugin_utils._systemd_env import quote_env_value
 from ansible_collections.celeryops.deploy.plugins.module_utils._systemd_unit import render_directives
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))

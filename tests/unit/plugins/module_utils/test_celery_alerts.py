@@ -14,7 +14,7 @@ import subprocess
 import pytest
 import yaml
 
-from ansible_collections.celeryops.deploy.plugins.module_utils import _celery_alerts as ca
+from ansible_collections.celeryops.deploy.plugins.plugin_utils import _celery_alerts as ca
 
 APP = 'shop'
 FLOWER = 'celeryops_app="shop", celeryops_component="flower"'

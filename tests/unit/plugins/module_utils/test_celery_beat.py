@@ -3,7 +3,7 @@
 
 import pytest
 
-from ansible_collections.celeryops.deploy.plugins.module_utils import _celery_beat as cbt
+from ansible_collections.celeryops.deploy.plugins.plugin_utils import _celery_beat as cbt
 
 REDIS = 'redis://:pw@redis:6379/0'
 AMQP = 'amqp://u:pw@rabbit:5672/app'

@@ -2,7 +2,7 @@
 
 import pytest
 
-from ansible_collections.celeryops.deploy.plugins.module_utils._celery_cmd import beat_argv, flower_argv
+from ansible_collections.celeryops.deploy.plugins.plugin_utils._celery_cmd import beat_argv, flower_argv
 
 
 def test_beat_default_scheduler_uses_the_schedule_file():

@@ -7,7 +7,7 @@ import pytest
 
 from ansible_collections.celeryops.deploy.plugins.module_utils import _celery_compose as cc
 from ansible_collections.celeryops.deploy.plugins.module_utils import _celery_worker as cw
-from ansible_collections.celeryops.deploy.plugins.module_utils._celery_cmd import beat_argv, flower_argv
+from ansible_collections.celeryops.deploy.plugins.plugin_utils._celery_cmd import beat_argv, flower_argv
 
 APP = 'shop.celery:app'
 PROJECT = '/opt/celery/shop'

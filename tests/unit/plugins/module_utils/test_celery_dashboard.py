@@ -15,7 +15,7 @@ import subprocess
 import pytest
 import yaml
 
-from ansible_collections.celeryops.deploy.plugins.module_utils import _celery_alerts as ca
+from ansible_collections.celeryops.deploy.plugins.plugin_utils import _celery_alerts as ca
 
 DASHBOARD = os.path.join(os.path.dirname(__file__), '..', '..', '..', '..', 'dashboards', 'celeryops-celery.json')
 DATASOURCE = {'type': 'prometheus', 'uid': '${datasource}'}

@@ -10,9 +10,9 @@ import pytest
 import yaml
 
 from ansible_collections.celeryops.deploy.plugins.module_utils import _celery_broker as cb
-from ansible_collections.celeryops.deploy.plugins.module_utils import _celery_k8s as ck
+from ansible_collections.celeryops.deploy.plugins.plugin_utils import _celery_k8s as ck
 from ansible_collections.celeryops.deploy.plugins.module_utils import _celery_worker as cw
-from ansible_collections.celeryops.deploy.plugins.module_utils._celery_cmd import beat_argv, flower_argv
+from ansible_collections.celeryops.deploy.plugins.plugin_utils._celery_cmd import beat_argv, flower_argv
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(HERE))))

@@ -13,10 +13,10 @@ import subprocess
 import pytest
 import yaml
 
-from ansible_collections.celeryops.deploy.plugins.module_utils import _celery_alerts as ca
-from ansible_collections.celeryops.deploy.plugins.module_utils import _celery_k8s as ck
+from ansible_collections.celeryops.deploy.plugins.plugin_utils import _celery_alerts as ca
+from ansible_collections.celeryops.deploy.plugins.plugin_utils import _celery_k8s as ck
 from ansible_collections.celeryops.deploy.plugins.module_utils import _celery_worker as cw
-from ansible_collections.celeryops.deploy.plugins.module_utils._celery_cmd import flower_argv
+from ansible_collections.celeryops.deploy.plugins.plugin_utils._celery_cmd import flower_argv
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CRD_DIR = os.path.join(HERE, 'crds', 'prometheus-operator-0.93.0')

@@ -6,8 +6,8 @@ import copy
 
 import pytest
 
-from ansible_collections.celeryops.deploy.plugins.module_utils import _celery_k8s as ck
-from ansible_collections.celeryops.deploy.plugins.module_utils import _celery_k8s_pod as cp
+from ansible_collections.celeryops.deploy.plugins.plugin_utils import _celery_k8s as ck
+from ansible_collections.celeryops.deploy.plugins.plugin_utils import _celery_k8s_pod as cp
 from ansible_collections.celeryops.deploy.plugins.module_utils import _celery_worker as cw
 
 SETTINGS = {

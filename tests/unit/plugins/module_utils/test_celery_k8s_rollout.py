@@ -7,7 +7,7 @@ import copy
 
 import pytest
 
-from ansible_collections.celeryops.deploy.plugins.module_utils._celery_k8s_rollout import rollout_status
+from ansible_collections.celeryops.deploy.plugins.plugin_utils._celery_k8s_rollout import rollout_status
 
 # What the API returns right after `apply` changed the pod template: the
 # generation moved on, the status is still the previous rollout's.

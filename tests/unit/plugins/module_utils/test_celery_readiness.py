@@ -3,7 +3,7 @@ sandbox probe's reading of systemd-run, and Flower's health URL."""
 
 import pytest
 
-from ansible_collections.celeryops.deploy.plugins.module_utils import _celery_cmd as cmd
+from ansible_collections.celeryops.deploy.plugins.plugin_utils import _celery_cmd as cmd
 from ansible_collections.celeryops.deploy.plugins.module_utils import _celery_worker as cw
 from ansible_collections.celeryops.deploy.plugins.module_utils import _systemd_unit as su
 

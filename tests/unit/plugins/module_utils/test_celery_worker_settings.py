@@ -8,7 +8,7 @@ import pytest
 
 from ansible_collections.celeryops.deploy.plugins.module_utils import _celery_broker as cb
 from ansible_collections.celeryops.deploy.plugins.module_utils import _celery_compose as cc
-from ansible_collections.celeryops.deploy.plugins.module_utils import _celery_k8s as ck
+from ansible_collections.celeryops.deploy.plugins.plugin_utils import _celery_k8s as ck
 from ansible_collections.celeryops.deploy.plugins.module_utils import _celery_worker as cw
 
 APP = 'shop.celery:app'

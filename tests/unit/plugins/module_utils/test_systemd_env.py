@@ -2,7 +2,7 @@
 
 import pytest
 
-from ansible_collections.celeryops.deploy.plugins.module_utils._systemd_env import quote_env_value
+from ansible_collections.celeryops.deploy.plugins.plugin_utils._systemd_env import quote_env_value
 
 
 def parse_systemd_env_value(text):

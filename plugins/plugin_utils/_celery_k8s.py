@@ -28,10 +28,10 @@ import hmac
 import json
 import re
 
-from ansible_collections.celeryops.deploy.plugins.module_utils._celery_alerts import flower_metrics_path, rules_for, target_labels
+from ansible_collections.celeryops.deploy.plugins.plugin_utils._celery_alerts import flower_metrics_path, rules_for, target_labels
 from ansible_collections.celeryops.deploy.plugins.module_utils._celery_broker import settings_env
-from ansible_collections.celeryops.deploy.plugins.module_utils._celery_k8s_pod import apply as apply_pod
-from ansible_collections.celeryops.deploy.plugins.module_utils._celery_k8s_pod import merge as merge_pod
+from ansible_collections.celeryops.deploy.plugins.plugin_utils._celery_k8s_pod import apply as apply_pod
+from ansible_collections.celeryops.deploy.plugins.plugin_utils._celery_k8s_pod import merge as merge_pod
 from ansible_collections.celeryops.deploy.plugins.module_utils._celery_plan import k8s_cpu as plan_k8s_cpu
 from ansible_collections.celeryops.deploy.plugins.module_utils._celery_worker import launcher_command
 
