@@ -173,9 +173,17 @@ follows that variable; "unset" means no default.
 '''
 
 
+def _script(name, path):
+    """A module of this repository loaded from its file (scripts/ and plugin_utils are no package here)."""
+    spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, path))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def anchor(title):
-    """GitHub's anchor of a Markdown heading."""
-    return re.sub(r'[^a-z0-9 _-]', '', title.lower()).replace(' ', '-')
+    """GitHub's anchor of a Markdown heading: docs_check's, which checks the links to it."""
+    return _script('docs_check', os.path.join('scripts', 'docs_check.py')).anchor(title)
 
 
 def variables_page(shared, common_defaults, roles):
@@ -199,10 +207,7 @@ def variables_page(shared, common_defaults, roles):
 
 def renamed_table():
     """The renamed variables (old -> new, the role) from the one table the roles use."""
-    path = os.path.join(ROOT, 'plugins', 'plugin_utils', '_celery_renames.py')
-    spec = importlib.util.spec_from_file_location('_celery_renames', path)
-    renames = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(renames)
+    renames = _script('_celery_renames', os.path.join('plugins', 'plugin_utils', '_celery_renames.py'))
     lines = ['| old name (deprecated, removed in %s) | new name | role |' % renames.REMOVED_IN, '|---|---|---|']
     for scope, names in sorted(renames.RENAMED.items()):
         role = 'every role (shared)' if scope == 'celery_common' else scope

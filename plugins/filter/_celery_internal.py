@@ -17,17 +17,16 @@ from ansible_collections.celeryops.deploy.plugins.plugin_utils._celery_renames i
 from ansible_collections.celeryops.deploy.plugins.plugin_utils._filter import filter_map
 
 
-def deprecated(pairs, old_values, new_values):
-    for old, new in pairs:
-        # A literal version: sanity's pylint checks it against galaxy.yml's (REMOVED_IN in the table says the same).
-        Display().deprecated(deprecation(old, new), version='0.4.0', collection_name='celeryops.deploy')
-    return conflicts(pairs, old_values, new_values)
-
-
 def warn(messages):
     for message in messages:
+        # A literal version: sanity's pylint checks it against galaxy.yml's (REMOVED_IN in the table says the same).
         Display().deprecated(message, version='0.4.0', collection_name='celeryops.deploy')
     return True
+
+
+def deprecated(pairs, old_values, new_values):
+    warn([deprecation(old, new) for old, new in pairs])
+    return conflicts(pairs, old_values, new_values)
 
 
 class FilterModule(object):
